@@ -1,0 +1,230 @@
+//! Reduction of report members into rows keyed by stack (memray's `getSnapshotAllocations`
+//! with threads merged, and `Py_ListFromSnapshotAllocationRecords`' ordering).
+//!
+//! A row's key is `(Python stack id, native stack id)`; its sequence number is the smallest
+//! of its members'; rows come out in increasing sequence number. Which member gives the row
+//! its allocator and thread depends on the report (see [`Representative`]).
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array, UInt8Array};
+use arrow_schema::{DataType, Field, Schema};
+use rustc_hash::FxHashMap;
+
+use crate::capture::Allocator;
+
+/// One allocation that belongs in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub seq: u64,
+    pub tid: u64,
+    pub allocator: Allocator,
+    pub stack_id: u64,
+    pub native_stack_id: u64,
+    pub size: u64,
+}
+
+/// Which member names a row's allocator and thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representative {
+    /// The member with the smallest sequence number (peak and leaks: memray's choice there
+    /// depends on hash-map order, so any member is right; this one is deterministic).
+    Earliest,
+    /// The first member added (temporary reports and aggregated captures).
+    First,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    seq: u64,
+    rep_seq: u64,
+    tid: u64,
+    allocator: Allocator,
+    stack_id: u64,
+    native_stack_id: u64,
+    count: u64,
+    size: u64,
+}
+
+/// Accumulates members into rows.
+#[derive(Debug)]
+pub struct Reducer {
+    representative: Representative,
+    index: FxHashMap<(u64, u64), usize>,
+    rows: Vec<Row>,
+}
+
+impl Reducer {
+    pub fn new(representative: Representative) -> Self {
+        Reducer {
+            representative,
+            index: FxHashMap::default(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds one member.
+    #[inline]
+    pub fn add(&mut self, m: Member) {
+        self.add_counted(m, 1);
+    }
+
+    /// Adds a member that opens its row with `first_count` allocations. memray's aggregated
+    /// reports start a row with the first record's allocation count and add one for every
+    /// further record of the same key; this reproduces that.
+    pub fn add_counted(&mut self, m: Member, first_count: u64) {
+        let key = (m.stack_id, m.native_stack_id);
+        let next = self.rows.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.rows.push(Row {
+                seq: m.seq,
+                rep_seq: m.seq,
+                tid: m.tid,
+                allocator: m.allocator,
+                stack_id: m.stack_id,
+                native_stack_id: m.native_stack_id,
+                count: first_count,
+                size: m.size,
+            });
+            return;
+        }
+        let row = &mut self.rows[i];
+        row.count = row.count.wrapping_add(1);
+        row.size = row.size.wrapping_add(m.size);
+        row.seq = row.seq.min(m.seq);
+        if self.representative == Representative::Earliest && m.seq < row.rep_seq {
+            row.rep_seq = m.seq;
+            row.tid = m.tid;
+            row.allocator = m.allocator;
+        }
+    }
+
+    /// The rows in memray 1.20's order, as an Arrow record batch with the schema of
+    /// [`rows_schema`].
+    pub fn finish(mut self) -> RecordBatch {
+        self.rows.sort_by_key(|r| r.seq);
+        let col = |f: fn(&Row) -> u64| -> ArrayRef {
+            Arc::new(self.rows.iter().map(f).collect::<UInt64Array>())
+        };
+        let allocator: UInt8Array = self.rows.iter().map(|r| r.allocator.id()).collect();
+        let columns = vec![
+            col(|r| r.seq),
+            col(|r| r.stack_id),
+            col(|r| r.native_stack_id),
+            Arc::new(allocator) as ArrayRef,
+            col(|r| r.tid),
+            col(|r| r.count),
+            col(|r| r.size),
+        ];
+        RecordBatch::try_new(rows_schema(), columns).expect("columns match the schema")
+    }
+}
+
+/// The schema of reduced report rows.
+pub fn rows_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("stack_id", DataType::UInt64, false),
+        Field::new("native_stack_id", DataType::UInt64, false),
+        Field::new("allocator", DataType::UInt8, false),
+        Field::new("tid", DataType::UInt64, false),
+        Field::new("num_allocations", DataType::UInt64, false),
+        Field::new("size", DataType::UInt64, false),
+    ]))
+}
+
+/// Typed access to the columns of a rows batch.
+pub struct Rows<'a> {
+    pub seq: &'a [u64],
+    pub stack_id: &'a [u64],
+    pub native_stack_id: &'a [u64],
+    pub allocator: &'a [u8],
+    pub tid: &'a [u64],
+    pub num_allocations: &'a [u64],
+    pub size: &'a [u64],
+}
+
+impl<'a> Rows<'a> {
+    /// Views `batch`, which must have the schema of [`rows_schema`].
+    pub fn new(batch: &'a RecordBatch) -> Rows<'a> {
+        let u64s = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .expect("rows schema")
+                .values()
+                .as_ref()
+        };
+        let allocator = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<UInt8Array>()
+            .expect("rows schema")
+            .values()
+            .as_ref();
+        Rows {
+            seq: u64s(0),
+            stack_id: u64s(1),
+            native_stack_id: u64s(2),
+            allocator,
+            tid: u64s(4),
+            num_allocations: u64s(5),
+            size: u64s(6),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.seq.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seq.is_empty()
+    }
+
+    pub fn allocator(&self, row: usize) -> Allocator {
+        Allocator::from_id(self.allocator[row]).unwrap_or(Allocator::Malloc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(seq: u64, tid: u64, stack: u64, size: u64) -> Member {
+        Member {
+            seq,
+            tid,
+            allocator: Allocator::Malloc,
+            stack_id: stack,
+            native_stack_id: 0,
+            size,
+        }
+    }
+
+    #[test]
+    fn rows_merge_by_stack_and_sort_by_first_member() {
+        let mut r = Reducer::new(Representative::Earliest);
+        r.add(m(5, 1, 7, 10));
+        r.add(m(2, 2, 7, 5));
+        r.add(m(3, 1, 8, 1));
+        let batch = r.finish();
+        let rows = Rows::new(&batch);
+        assert_eq!(rows.seq, &[2, 3]);
+        assert_eq!(rows.stack_id, &[7, 8]);
+        assert_eq!(rows.tid, &[2, 1]);
+        assert_eq!(rows.num_allocations, &[2, 1]);
+        assert_eq!(rows.size, &[15, 1]);
+    }
+
+    #[test]
+    fn first_representative_keeps_the_first_member() {
+        let mut r = Reducer::new(Representative::First);
+        r.add(m(5, 1, 7, 10));
+        r.add(m(2, 2, 7, 5));
+        let batch = r.finish();
+        assert_eq!(Rows::new(&batch).tid, &[1]);
+        assert_eq!(Rows::new(&batch).seq, &[2]);
+    }
+}

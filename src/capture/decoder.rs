@@ -1,0 +1,573 @@
+//! The record stream decoder: all state carried from one record to the next, in one struct.
+//!
+//! memray's encoding is stateful — addresses, instruction pointers, native frame ids and first
+//! line numbers are delta-encoded, recent addresses are cached, and frame pushes and pops
+//! apply to the stack of the thread named by the latest context switch. [`Decoder`] holds all
+//! of that, so a stream can be decoded from any record boundary given the state there.
+//!
+//! Each record is parsed completely before any state changes, so a record cut by the end of
+//! the window can be retried after a refill.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::allocator::{Allocator, AllocatorKind};
+use crate::capture::cursor::{Cursor, Short};
+use crate::capture::events::{EventBatch, EventBatchBuilder};
+use crate::capture::header::{FileFormat, Header};
+use crate::capture::source::ByteStream;
+use crate::error::CaptureError;
+use crate::stacks::{CodeObject, Frame, StackTable};
+
+/// Record type bytes (memray's `RecordType` and `AggregatedRecordType`).
+mod record_type {
+    pub const FILLER: u8 = 0;
+    pub const TRAILER: u8 = 1;
+    pub const MEMORY_RECORD: u8 = 2;
+    pub const NATIVE_TRACE_INDEX: u8 = 5;
+    pub const MEMORY_MAP_START: u8 = 6;
+    pub const SEGMENT_HEADER: u8 = 7;
+    pub const SEGMENT: u8 = 8;
+    pub const THREAD_RECORD: u8 = 10;
+    pub const CONTEXT_SWITCH: u8 = 12;
+    pub const CODE_OBJECT: u8 = 14;
+    pub const FRAME_POP: u8 = 16;
+    pub const OBJECT_RECORD: u8 = 32;
+    pub const FRAME_PUSH: u8 = 64;
+    pub const ALLOCATION: u8 = 128;
+
+    pub const MEMORY_SNAPSHOT: u8 = 1;
+    pub const AGGREGATED_ALLOCATION: u8 = 2;
+    pub const PYTHON_TRACE_INDEX: u8 = 3;
+    pub const PYTHON_FRAME_INDEX: u8 = 4;
+    pub const SURVIVING_OBJECT: u8 = 13;
+    pub const AGGREGATED_TRAILER: u8 = 15;
+}
+
+/// One pre-reduced record of an aggregated capture (memray's `AggregatedAllocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregatedAllocation {
+    pub tid: u64,
+    pub allocator: Allocator,
+    pub native_frame_id: u64,
+    pub frame_index: u64,
+    pub native_segment_generation: u64,
+    pub n_allocations_in_high_water_mark: u64,
+    pub n_allocations_leaked: u64,
+    pub bytes_in_high_water_mark: u64,
+    pub bytes_leaked: u64,
+}
+
+/// Size of an `AggregatedAllocation` as memray writes it (a raw x86-64 struct).
+const AGGREGATED_ALLOCATION_BYTES: usize = 72;
+
+/// A thread's name as set by a THREAD_RECORD, with how many allocation events preceded it.
+#[derive(Debug, Clone)]
+struct ThreadNaming {
+    allocations_before: u64,
+    tid: u64,
+    name: String,
+}
+
+/// An image segment of a native memory map (kept for native symbol resolution).
+#[derive(Debug, Clone)]
+pub struct ImageSegments {
+    pub filename: String,
+    pub addr: u64,
+    pub segments: Vec<(u64, u64)>,
+    pub generation: u64,
+}
+
+/// How the record stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// A trailer record: the capture is complete.
+    Trailer,
+    /// The requested number of allocation events was reached.
+    Limit,
+    /// The bytes ended without a trailer; `offset` is where the last complete record ended.
+    Truncated { offset: u64, mid_record: bool },
+    /// A zero record-type byte (padding of a killed process) at `offset`.
+    Padding { offset: u64 },
+}
+
+/// Why one record could not be decoded.
+enum StepError {
+    Short(Short),
+}
+
+impl From<Short> for StepError {
+    fn from(s: Short) -> Self {
+        StepError::Short(s)
+    }
+}
+
+enum Step {
+    Record,
+    End(StreamEnd),
+}
+
+struct ThreadStack {
+    tid: u64,
+    frames: Vec<u64>,
+}
+
+/// All decoder state (memray's `RecordReader` minus the I/O).
+pub struct Decoder {
+    format: FileFormat,
+    native_traces: bool,
+    track_stacks: bool,
+    // Delta-encoded fields (memray's `DeltaEncodedFields`).
+    last_instruction_pointer: u64,
+    last_data_pointer: u64,
+    last_native_frame_id: u64,
+    last_code_firstlineno: i32,
+    recent_addresses: [u64; 15],
+    // Per-thread Python stacks, and which one the latest context switch selected.
+    threads: Vec<ThreadStack>,
+    thread_index: FxHashMap<u64, usize>,
+    current: Option<usize>,
+    last_thread_id: u64,
+    thread_namings: Vec<ThreadNaming>,
+    /// Interned stacks and code objects.
+    pub stacks: StackTable,
+    /// Native frames `(instruction pointer, parent index)`, 1-based like memray's.
+    pub native_frames: Vec<(u64, u64)>,
+    pub image_segments: Vec<ImageSegments>,
+    segment_generation: u64,
+    /// Aggregated captures: their pre-reduced records, in file order.
+    pub aggregated: Vec<AggregatedAllocation>,
+    pub memory_records: u64,
+    /// Allocation events decoded so far; the next event's sequence number.
+    pub allocations: u64,
+    builder: EventBatchBuilder,
+}
+
+impl Decoder {
+    /// A decoder for the records after `header`. With `track_stacks` off, frames are counted
+    /// but not interned (a faster pass for the high-water mark).
+    pub fn new(header: &Header, track_stacks: bool) -> Self {
+        Decoder {
+            format: header.file_format,
+            native_traces: header.native_traces,
+            track_stacks,
+            last_instruction_pointer: 0,
+            last_data_pointer: 0,
+            last_native_frame_id: 0,
+            last_code_firstlineno: 0,
+            recent_addresses: [0; 15],
+            threads: Vec::new(),
+            thread_index: FxHashMap::default(),
+            current: None,
+            last_thread_id: 0,
+            thread_namings: Vec::new(),
+            stacks: StackTable::new(header.python_version),
+            native_frames: Vec::new(),
+            image_segments: Vec::new(),
+            segment_generation: 0,
+            aggregated: Vec::new(),
+            memory_records: 0,
+            allocations: 0,
+            builder: EventBatchBuilder::new(0),
+        }
+    }
+
+    /// The thread names memray knows once it has processed every record before the
+    /// `limit`-th allocation event (all records when there are fewer).
+    pub fn thread_names(&self, limit: u64) -> FxHashMap<u64, String> {
+        let mut names = FxHashMap::default();
+        for n in &self.thread_namings {
+            if n.allocations_before < limit {
+                names.insert(n.tid, n.name.clone());
+            }
+        }
+        names
+    }
+
+    /// Decodes records from `stream` (positioned after the header) until the trailer, the
+    /// end of the bytes, or `limit` allocation events in all, handing every full batch of
+    /// events to `sink`.
+    pub fn run(
+        &mut self,
+        stream: &mut ByteStream<'_>,
+        path: &Path,
+        limit: Option<u64>,
+        sink: &mut dyn FnMut(EventBatch),
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<StreamEnd, CaptureError> {
+        let limit = limit.unwrap_or(u64::MAX);
+        let end = 'outer: loop {
+            let window = stream.window();
+            let mut c = Cursor::new(window);
+            let mut need_more = false;
+            let mut end = None;
+            while !c.is_empty() {
+                if self.allocations >= limit {
+                    end = Some(StreamEnd::Limit);
+                    break;
+                }
+                let start = c.position();
+                let step = match self.format {
+                    FileFormat::AllAllocations => self.step_all(&mut c),
+                    FileFormat::AggregatedAllocations => self.step_aggregated(&mut c),
+                };
+                match step {
+                    Ok(Step::Record) => {
+                        if self.builder.is_full() {
+                            sink(self.builder.finish());
+                        }
+                    }
+                    Ok(Step::End(e)) => {
+                        let e = match e {
+                            StreamEnd::Padding { .. } => StreamEnd::Padding {
+                                offset: stream.offset() + start as u64,
+                            },
+                            other => other,
+                        };
+                        end = Some(e);
+                        break;
+                    }
+                    Err(StepError::Short(Short::Incomplete)) => {
+                        c.set_position(start);
+                        need_more = true;
+                        break;
+                    }
+                    Err(StepError::Short(Short::Malformed(what))) => {
+                        return Err(CaptureError::Malformed {
+                            path: path.to_path_buf(),
+                            offset: stream.offset_at(start),
+                            what: what.to_string(),
+                        });
+                    }
+                }
+            }
+            if end.is_none() && self.allocations >= limit {
+                end = Some(StreamEnd::Limit);
+            }
+            let used = c.position();
+            stream.consume(used);
+            progress(stream.input_position());
+            if let Some(e) = end {
+                break 'outer e;
+            }
+            debug_assert!(need_more || stream.window().is_empty());
+            if !stream.refill()? {
+                let rest = stream.window().len();
+                break StreamEnd::Truncated {
+                    offset: stream.offset(),
+                    mid_record: rest > 0,
+                };
+            }
+        };
+        if !self.builder.is_empty() {
+            sink(self.builder.finish());
+        }
+        Ok(end)
+    }
+
+    fn current_stack(&mut self, what: &'static str) -> Result<&mut ThreadStack, StepError> {
+        match self.current {
+            Some(i) => Ok(&mut self.threads[i]),
+            None => Err(Short::Malformed(what).into()),
+        }
+    }
+
+    fn switch_thread(&mut self, tid: u64) {
+        self.last_thread_id = tid;
+        let next = self.threads.len();
+        let index = *self.thread_index.entry(tid).or_insert(next);
+        if index == next {
+            self.threads.push(ThreadStack {
+                tid,
+                frames: Vec::with_capacity(64),
+            });
+        }
+        self.current = Some(index);
+    }
+
+    /// Reads a possibly cached address (ALLOCATION and OBJECT_RECORD): returns the address
+    /// and, on a cache miss, the new delta base.
+    #[inline]
+    fn cached_address(&self, c: &mut Cursor<'_>, cache_index: u8) -> Result<(u64, Option<u64>), Short> {
+        if cache_index == 0x0f {
+            let delta = c.signed_varint()?;
+            let base = self.last_data_pointer.wrapping_add(delta as u64);
+            Ok((base << 3, Some(base)))
+        } else {
+            Ok((self.recent_addresses[usize::from(cache_index)], None))
+        }
+    }
+
+    #[inline]
+    fn remember_address(&mut self, address: u64, base: Option<u64>) {
+        if let Some(base) = base {
+            self.last_data_pointer = base;
+            self.recent_addresses.copy_within(0..14, 1);
+            self.recent_addresses[0] = address;
+        }
+    }
+
+    fn code_object(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        let id = c.varint()?;
+        let function = c.cstr()?;
+        let filename = c.cstr()?;
+        let delta = c.signed_varint()?;
+        let table_len = c.varint()?;
+        let table_len = usize::try_from(table_len).map_err(|_| Short::Incomplete)?;
+        let linetable = c.bytes(table_len)?;
+        self.last_code_firstlineno = (i64::from(self.last_code_firstlineno).wrapping_add(delta)) as i32;
+        if self.track_stacks {
+            self.stacks.code_objects.insert(
+                id,
+                CodeObject {
+                    function_name: String::from_utf8_lossy(function).into_owned(),
+                    filename: String::from_utf8_lossy(filename).into_owned(),
+                    firstlineno: self.last_code_firstlineno,
+                    linetable: linetable.to_vec(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn native_trace_index(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        let ip_delta = c.signed_varint()?;
+        let index_delta = c.signed_varint()?;
+        self.last_instruction_pointer = self.last_instruction_pointer.wrapping_add(ip_delta as u64);
+        self.last_native_frame_id = self.last_native_frame_id.wrapping_add(index_delta as u64);
+        if self.track_stacks {
+            self.native_frames
+                .push((self.last_instruction_pointer, self.last_native_frame_id));
+        }
+        Ok(())
+    }
+
+    fn segment_header(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        let filename = c.cstr()?;
+        let count = c.varint()?;
+        let addr = c.u64_le()?;
+        // Each SEGMENT takes at least 10 bytes; a count the window cannot hold is read
+        // incrementally, never allocated up front.
+        let mut segments = Vec::new();
+        let mut i = 0u64;
+        while i < count {
+            if c.u8()? != record_type::SEGMENT {
+                return Err(Short::Malformed("a SEGMENT record inside a SEGMENT_HEADER").into());
+            }
+            let vaddr = c.u64_le()?;
+            let memsz = c.varint()?;
+            if self.track_stacks {
+                segments.push((vaddr, memsz));
+            }
+            i += 1;
+        }
+        if self.track_stacks {
+            self.image_segments.push(ImageSegments {
+                filename: String::from_utf8_lossy(filename).into_owned(),
+                addr,
+                segments,
+                generation: self.segment_generation,
+            });
+        }
+        Ok(())
+    }
+
+    fn thread_record(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        let name = c.cstr()?;
+        self.thread_namings.push(ThreadNaming {
+            allocations_before: self.allocations,
+            tid: self.last_thread_id,
+            name: String::from_utf8_lossy(name).into_owned(),
+        });
+        Ok(())
+    }
+
+    /// One record of an ALL_ALLOCATIONS capture.
+    #[inline]
+    fn step_all(&mut self, c: &mut Cursor<'_>) -> Result<Step, StepError> {
+        use record_type::*;
+        let token = c.u8()?;
+        if token & ALLOCATION != 0 {
+            self.allocation(c, token & (ALLOCATION - 1))?;
+        } else if token & FRAME_PUSH != 0 {
+            let code_object_id = c.varint()?;
+            let instruction_offset = c.signed_varint()? as i32;
+            let frame = Frame {
+                code_object_id,
+                instruction_offset,
+                is_entry_frame: token & 1 != 0,
+            };
+            let track = self.track_stacks;
+            let Some(i) = self.current else {
+                return Err(Short::Malformed("a CONTEXT_SWITCH before the first FRAME_PUSH").into());
+            };
+            let parent = self.threads[i].frames.last().copied().unwrap_or(0);
+            let node = if track {
+                let frame_id = self.stacks.frames.register(frame);
+                self.stacks.tree.child(parent, frame_id).unwrap_or(0)
+            } else {
+                0
+            };
+            self.threads[i].frames.push(node);
+        } else if token & OBJECT_RECORD != 0 {
+            let flags = token & (OBJECT_RECORD - 1);
+            let is_created = flags & 1 != 0;
+            let (address, base) = self.cached_address(c, (flags >> 1) & 0x0f)?;
+            let native = if self.native_traces && is_created {
+                Some(c.signed_varint()?)
+            } else {
+                None
+            };
+            self.remember_address(address, base);
+            if let Some(d) = native {
+                self.last_native_frame_id = self.last_native_frame_id.wrapping_add(d as u64);
+            }
+        } else if token & FRAME_POP != 0 {
+            let count = usize::from(token & (FRAME_POP - 1)) + 1;
+            let stack = self.current_stack("a CONTEXT_SWITCH before the first FRAME_POP")?;
+            if stack.frames.len() < count {
+                return Err(Short::Malformed("a FRAME_POP of no more frames than the thread's stack holds").into());
+            }
+            let keep = stack.frames.len() - count;
+            stack.frames.truncate(keep);
+        } else {
+            match token {
+                TRAILER => return Ok(Step::End(StreamEnd::Trailer)),
+                FILLER => return Ok(Step::End(StreamEnd::Padding { offset: 0 })),
+                MEMORY_RECORD => {
+                    c.varint()?;
+                    c.varint()?;
+                    self.memory_records += 1;
+                }
+                CONTEXT_SWITCH => {
+                    let tid = c.u64_le()?;
+                    self.switch_thread(tid);
+                }
+                CODE_OBJECT => self.code_object(c)?,
+                NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
+                MEMORY_MAP_START => self.segment_generation += 1,
+                SEGMENT_HEADER => self.segment_header(c)?,
+                THREAD_RECORD => self.thread_record(c)?,
+                _ => return Err(Short::Malformed("a known record type").into()),
+            }
+        }
+        Ok(Step::Record)
+    }
+
+    #[inline]
+    fn allocation(&mut self, c: &mut Cursor<'_>, flags: u8) -> Result<(), StepError> {
+        let (address, base) = self.cached_address(c, (flags >> 3) & 0x0f)?;
+        let id = match flags & 7 {
+            0 => c.u8()?,
+            id => id,
+        };
+        let allocator = Allocator::from_id(id).ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+        let kind = allocator.kind();
+        let native_delta = if self.native_traces && kind != AllocatorKind::SimpleDeallocator {
+            Some(c.signed_varint()?)
+        } else {
+            None
+        };
+        let size = if kind == AllocatorKind::SimpleDeallocator {
+            0
+        } else {
+            c.varint()?
+        };
+        // The record is complete: commit.
+        self.remember_address(address, base);
+        let mut native_frame_id = 0;
+        if let Some(d) = native_delta {
+            self.last_native_frame_id = self.last_native_frame_id.wrapping_add(d as u64);
+            native_frame_id = self.last_native_frame_id;
+        }
+        let Some(i) = self.current else {
+            return Err(Short::Malformed("a CONTEXT_SWITCH before the first ALLOCATION").into());
+        };
+        let thread = &self.threads[i];
+        let (stack_id, native) = if allocator.is_deallocator() {
+            (0, 0)
+        } else {
+            (thread.frames.last().copied().unwrap_or(0), native_frame_id)
+        };
+        self.builder
+            .push(thread.tid, address, size, allocator, stack_id, native);
+        self.allocations += 1;
+        Ok(())
+    }
+
+    /// One record of an AGGREGATED_ALLOCATIONS capture.
+    fn step_aggregated(&mut self, c: &mut Cursor<'_>) -> Result<Step, StepError> {
+        use record_type::*;
+        let token = c.u8()?;
+        match token {
+            MEMORY_SNAPSHOT => {
+                c.bytes(24)?;
+                self.memory_records += 1;
+            }
+            AGGREGATED_ALLOCATION => {
+                let b = c.bytes(AGGREGATED_ALLOCATION_BYTES)?;
+                let word = |i: usize| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(&b[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(a)
+                };
+                let allocator = Allocator::from_id(b[8])
+                    .ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+                self.aggregated.push(AggregatedAllocation {
+                    tid: word(0),
+                    allocator,
+                    native_frame_id: word(2),
+                    frame_index: word(3),
+                    native_segment_generation: word(4),
+                    n_allocations_in_high_water_mark: word(5),
+                    n_allocations_leaked: word(6),
+                    bytes_in_high_water_mark: word(7),
+                    bytes_leaked: word(8),
+                });
+            }
+            PYTHON_TRACE_INDEX => {
+                let frame_id = c.varint()?;
+                let parent = c.varint()?;
+                if self.track_stacks && self.stacks.tree.child(parent, frame_id).is_none() {
+                    return Err(Short::Malformed("a PYTHON_TRACE_INDEX whose parent is a known stack").into());
+                }
+            }
+            PYTHON_FRAME_INDEX => {
+                let frame_id = c.varint()?;
+                let code_object_id = c.varint()?;
+                let instruction_offset = c.signed_varint()? as i32;
+                let is_entry_frame = c.bool()?;
+                if self.track_stacks {
+                    let id = self.stacks.frames.register(Frame {
+                        code_object_id,
+                        instruction_offset,
+                        is_entry_frame,
+                    });
+                    if id != frame_id {
+                        return Err(Short::Malformed("PYTHON_FRAME_INDEX ids in order (frame id mismatch)").into());
+                    }
+                }
+            }
+            NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
+            MEMORY_MAP_START => self.segment_generation += 1,
+            SEGMENT_HEADER => self.segment_header(c)?,
+            THREAD_RECORD => self.thread_record(c)?,
+            CONTEXT_SWITCH => {
+                let tid = c.u64_le()?;
+                self.switch_thread(tid);
+            }
+            SURVIVING_OBJECT => {
+                c.varint()?;
+                if self.native_traces {
+                    c.varint()?;
+                }
+            }
+            CODE_OBJECT => self.code_object(c)?,
+            AGGREGATED_TRAILER => return Ok(Step::End(StreamEnd::Trailer)),
+            FILLER => return Ok(Step::End(StreamEnd::Padding { offset: 0 })),
+            _ => return Err(Short::Malformed("a known aggregated record type").into()),
+        }
+        Ok(Step::Record)
+    }
+}

@@ -1,0 +1,195 @@
+//! Columnar batches of allocation events, as Arrow arrays.
+//!
+//! The decoder appends events to an [`EventBatchBuilder`]; every [`BATCH_EVENTS`] events it is
+//! finished into an [`EventBatch`] (zero-copy: the column vectors become Arrow buffers) and
+//! handed to the analysis. An event's sequence number is implicit: `first_seq + row`.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array, UInt8Array};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::capture::allocator::Allocator;
+
+/// Events per batch.
+pub const BATCH_EVENTS: usize = 1 << 16;
+
+/// One decoded allocation event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocationEvent {
+    pub seq: u64,
+    pub tid: u64,
+    pub address: u64,
+    pub size: u64,
+    pub allocator: Allocator,
+    /// Python stack id (a node of the stack tree); 0 for deallocations and empty stacks.
+    pub stack_id: u64,
+    /// Native stack id; 0 without native traces and for deallocations.
+    pub native_stack_id: u64,
+}
+
+/// A batch of consecutive allocation events in Arrow columns.
+#[derive(Debug, Clone)]
+pub struct EventBatch {
+    pub first_seq: u64,
+    pub tid: UInt64Array,
+    pub address: UInt64Array,
+    pub size: UInt64Array,
+    /// memray's allocator ids; always valid [`Allocator`] ids.
+    pub allocator: UInt8Array,
+    pub stack_id: UInt64Array,
+    pub native_stack_id: UInt64Array,
+}
+
+impl EventBatch {
+    pub fn len(&self) -> usize {
+        self.tid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tid.is_empty()
+    }
+
+    /// Event `row` of the batch.
+    #[inline]
+    pub fn event(&self, row: usize) -> AllocationEvent {
+        AllocationEvent {
+            seq: self.first_seq + row as u64,
+            tid: self.tid.values()[row],
+            address: self.address.values()[row],
+            size: self.size.values()[row],
+            allocator: Allocator::from_id(self.allocator.values()[row])
+                .unwrap_or(Allocator::Malloc),
+            stack_id: self.stack_id.values()[row],
+            native_stack_id: self.native_stack_id.values()[row],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = AllocationEvent> + '_ {
+        (0..self.len()).map(move |row| self.event(row))
+    }
+
+    /// The schema of [`EventBatch::to_record_batch`].
+    pub fn schema() -> Arc<Schema> {
+        Arc::new(Schema::new(vec![
+            Field::new("seq", DataType::UInt64, false),
+            Field::new("tid", DataType::UInt64, false),
+            Field::new("address", DataType::UInt64, false),
+            Field::new("size", DataType::UInt64, false),
+            Field::new("allocator", DataType::UInt8, false),
+            Field::new("stack_id", DataType::UInt64, false),
+            Field::new("native_stack_id", DataType::UInt64, false),
+        ]))
+    }
+
+    /// The batch as an Arrow record batch with an explicit `seq` column.
+    pub fn to_record_batch(&self) -> RecordBatch {
+        let seq: UInt64Array = (0..self.len() as u64).map(|i| self.first_seq + i).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(seq),
+            Arc::new(self.tid.clone()),
+            Arc::new(self.address.clone()),
+            Arc::new(self.size.clone()),
+            Arc::new(self.allocator.clone()),
+            Arc::new(self.stack_id.clone()),
+            Arc::new(self.native_stack_id.clone()),
+        ];
+        RecordBatch::try_new(Self::schema(), columns).expect("columns match the schema")
+    }
+}
+
+/// Accumulates events column by column.
+#[derive(Debug, Default)]
+pub struct EventBatchBuilder {
+    first_seq: u64,
+    tid: Vec<u64>,
+    address: Vec<u64>,
+    size: Vec<u64>,
+    allocator: Vec<u8>,
+    stack_id: Vec<u64>,
+    native_stack_id: Vec<u64>,
+}
+
+impl EventBatchBuilder {
+    pub fn new(first_seq: u64) -> Self {
+        EventBatchBuilder {
+            first_seq,
+            ..Default::default()
+        }
+    }
+
+    #[inline]
+    pub fn push(
+        &mut self,
+        tid: u64,
+        address: u64,
+        size: u64,
+        allocator: Allocator,
+        stack_id: u64,
+        native_stack_id: u64,
+    ) {
+        self.tid.push(tid);
+        self.address.push(address);
+        self.size.push(size);
+        self.allocator.push(allocator.id());
+        self.stack_id.push(stack_id);
+        self.native_stack_id.push(native_stack_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.tid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tid.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.tid.len() >= BATCH_EVENTS
+    }
+
+    /// Finishes the batch and starts the next one right after it.
+    pub fn finish(&mut self) -> EventBatch {
+        let next = std::mem::take(self);
+        self.first_seq = next.first_seq + next.tid.len() as u64;
+        self.reserve();
+        EventBatch {
+            first_seq: next.first_seq,
+            tid: UInt64Array::from(next.tid),
+            address: UInt64Array::from(next.address),
+            size: UInt64Array::from(next.size),
+            allocator: UInt8Array::from(next.allocator),
+            stack_id: UInt64Array::from(next.stack_id),
+            native_stack_id: UInt64Array::from(next.native_stack_id),
+        }
+    }
+
+    fn reserve(&mut self) {
+        self.tid.reserve(BATCH_EVENTS);
+        self.address.reserve(BATCH_EVENTS);
+        self.size.reserve(BATCH_EVENTS);
+        self.allocator.reserve(BATCH_EVENTS);
+        self.stack_id.reserve(BATCH_EVENTS);
+        self.native_stack_id.reserve(BATCH_EVENTS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_carry_consecutive_sequence_numbers() {
+        let mut b = EventBatchBuilder::new(0);
+        b.push(1, 0x10, 8, Allocator::Malloc, 3, 0);
+        b.push(1, 0x10, 0, Allocator::Free, 0, 0);
+        let first = b.finish();
+        b.push(2, 0x20, 16, Allocator::Mmap, 4, 0);
+        let second = b.finish();
+        assert_eq!(first.len(), 2);
+        assert_eq!(second.first_seq, 2);
+        let e = second.event(0);
+        assert_eq!((e.seq, e.tid, e.allocator), (2, 2, Allocator::Mmap));
+        assert_eq!(first.to_record_batch().num_rows(), 2);
+    }
+}

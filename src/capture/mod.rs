@@ -1,0 +1,69 @@
+//! Reading memray captures: the file and its framing, the header, and the record decoder.
+
+pub mod allocator;
+pub mod cursor;
+pub mod decoder;
+pub mod events;
+pub mod header;
+pub mod source;
+
+use std::path::Path;
+
+pub use allocator::{Allocator, AllocatorKind};
+pub use decoder::{AggregatedAllocation, Decoder, StreamEnd};
+pub use events::{AllocationEvent, EventBatch};
+pub use header::{FileFormat, Header};
+pub use source::{ByteStream, CaptureFile};
+
+use crate::error::{CaptureError, Offset};
+use cursor::Cursor;
+use header::HeaderError;
+
+/// Reads the header at the start of `stream`, refilling the window as needed. On success
+/// the stream stands on the first record.
+pub fn read_header(stream: &mut ByteStream<'_>, path: &Path) -> Result<Header, CaptureError> {
+    loop {
+        let window = stream.window();
+        let mut c = Cursor::new(window);
+        match Header::parse(&mut c) {
+            Ok(header) => {
+                let used = c.position();
+                stream.consume(used);
+                return Ok(header);
+            }
+            Err(HeaderError::Truncated { offset, what }) => {
+                let at = stream.offset_at(offset);
+                if !stream.refill()? {
+                    return Err(CaptureError::TruncatedHeader {
+                        path: path.to_path_buf(),
+                        offset: at,
+                        what,
+                    });
+                }
+            }
+            Err(HeaderError::BadMagic) => {
+                return Err(CaptureError::NotACapture {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(HeaderError::UnsupportedVersion(found)) => {
+                return Err(CaptureError::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: header::SUPPORTED_VERSIONS,
+                    memray: header::SUPPORTED_MEMRAY,
+                })
+            }
+            Err(HeaderError::Malformed { offset, what }) => {
+                return Err(CaptureError::Malformed {
+                    path: path.to_path_buf(),
+                    offset: Offset {
+                        byte: offset as u64,
+                        decompressed: stream.is_compressed(),
+                    },
+                    what: what.to_string(),
+                })
+            }
+        }
+    }
+}

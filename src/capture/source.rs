@@ -1,0 +1,292 @@
+//! The capture file as a stream of record bytes: memory-mapped, LZ4-decompressed when needed.
+//!
+//! memray writes either its own format directly (`memray\0` magic) or the same bytes wrapped in
+//! an LZ4 frame (magic `04 22 4D 18`, the default of `memray run`). Uncompressed captures are
+//! read zero-copy from the map; compressed ones are decompressed into a bounded window that is
+//! refilled as the decoder consumes it. Uncompressed captures of killed processes end in
+//! zero bytes that memray ignores; so do we (see [`readable_len`]).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use lz4_flex::frame::FrameDecoder;
+use memmap2::Mmap;
+
+use crate::error::{CaptureError, Offset};
+
+/// The LZ4 frame magic number, little-endian on disk.
+pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+
+/// How many decompressed bytes are requested from the LZ4 decoder at a time.
+const LZ4_CHUNK: usize = 4 << 20;
+
+/// How far the window over an uncompressed capture advances at a time.
+const RAW_WINDOW: usize = 8 << 20;
+
+/// No single record may be larger than this; a longer one is reported as malformed instead of
+/// growing the window without bound.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
+/// An opened, memory-mapped capture file.
+pub struct CaptureFile {
+    path: PathBuf,
+    map: Option<Mmap>,
+    compressed: bool,
+    readable: usize,
+}
+
+impl CaptureFile {
+    /// Opens and maps `path`. The file is not read here beyond what the kernel pages in.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| CaptureError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        // An empty file cannot be mapped; it is simply a capture with no header.
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: the map is read-only; a capture truncated by another process while we
+            // read it is outside what any reader can defend against (memray's neither).
+            let map = unsafe { Mmap::map(&file) }.map_err(|source| CaptureError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Some(map)
+        };
+        let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let compressed = bytes.starts_with(&LZ4_MAGIC);
+        let readable = if compressed {
+            bytes.len()
+        } else {
+            readable_len(bytes)
+        };
+        Ok(CaptureFile {
+            path: path.to_path_buf(),
+            map,
+            compressed,
+            readable,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the file on disk.
+    pub fn file_len(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// A fresh stream over the record bytes, from the first byte of the header.
+    pub fn stream(&self) -> ByteStream<'_> {
+        let bytes = self.bytes();
+        let kind = if self.compressed {
+            StreamKind::Lz4 {
+                decoder: FrameDecoder::new(bytes),
+                total: bytes.len(),
+                buf: Vec::new(),
+                start: 0,
+                end: 0,
+                done: false,
+            }
+        } else {
+            let data = &bytes[..self.readable];
+            StreamKind::Raw {
+                data,
+                pos: 0,
+                end: data.len().min(RAW_WINDOW),
+            }
+        };
+        ByteStream {
+            kind,
+            window_offset: 0,
+            path: &self.path,
+        }
+    }
+}
+
+/// memray's `FileSource::findReadableSize`: an uncompressed capture's trailing zero bytes are
+/// padding left by a killed process and are not part of the record stream. A file of only
+/// zeros keeps its full length.
+pub fn readable_len(bytes: &[u8]) -> usize {
+    match bytes.iter().rposition(|&b| b != 0) {
+        Some(last) => last + 1,
+        None => bytes.len(),
+    }
+}
+
+enum StreamKind<'a> {
+    Raw {
+        data: &'a [u8],
+        pos: usize,
+        /// The window ends here; it grows in steps so that progress can be reported.
+        end: usize,
+    },
+    Lz4 {
+        decoder: FrameDecoder<&'a [u8]>,
+        total: usize,
+        buf: Vec<u8>,
+        start: usize,
+        end: usize,
+        done: bool,
+    },
+}
+
+/// A window of not yet consumed record bytes, refilled on demand.
+pub struct ByteStream<'a> {
+    kind: StreamKind<'a>,
+    /// Offset in the (decompressed) record stream of the window's first byte.
+    window_offset: u64,
+    path: &'a Path,
+}
+
+impl<'a> ByteStream<'a> {
+    /// The bytes available now.
+    #[inline]
+    pub fn window(&self) -> &[u8] {
+        match &self.kind {
+            StreamKind::Raw { data, pos, end } => &data[*pos..*end],
+            StreamKind::Lz4 {
+                buf, start, end, ..
+            } => &buf[*start..*end],
+        }
+    }
+
+    /// Marks the first `n` bytes of the window as used.
+    pub fn consume(&mut self, n: usize) {
+        match &mut self.kind {
+            StreamKind::Raw { pos, end, .. } => *pos = (*pos + n).min(*end),
+            StreamKind::Lz4 { start, end, .. } => *start = (*start + n).min(*end),
+        }
+        self.window_offset += n as u64;
+    }
+
+    /// The stream offset of the window's first byte.
+    pub fn offset(&self) -> u64 {
+        self.window_offset
+    }
+
+    /// Whether offsets count decompressed bytes.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.kind, StreamKind::Lz4 { .. })
+    }
+
+    /// An [`Offset`] `extra` bytes past the window start.
+    pub fn offset_at(&self, extra: usize) -> Offset {
+        Offset {
+            byte: self.window_offset + extra as u64,
+            decompressed: self.is_compressed(),
+        }
+    }
+
+    /// How many bytes of the file itself have been read (for progress reporting).
+    pub fn input_position(&self) -> u64 {
+        match &self.kind {
+            StreamKind::Raw { pos, .. } => *pos as u64,
+            StreamKind::Lz4 { decoder, total, .. } => (*total - decoder.get_ref().len()) as u64,
+        }
+    }
+
+    /// Brings more bytes into the window, keeping the unconsumed ones. Returns `false` when the
+    /// stream has no more bytes.
+    pub fn refill(&mut self) -> Result<bool, CaptureError> {
+        let window_offset = self.window_offset;
+        let path = self.path;
+        match &mut self.kind {
+            StreamKind::Raw { data, end, .. } => {
+                if *end >= data.len() {
+                    return Ok(false);
+                }
+                *end = data.len().min(*end + RAW_WINDOW);
+                Ok(true)
+            }
+            StreamKind::Lz4 {
+                decoder,
+                total,
+                buf,
+                start,
+                end,
+                done,
+            } => {
+                if *done {
+                    return Ok(false);
+                }
+                let kept = *end - *start;
+                if kept >= MAX_RECORD_BYTES {
+                    return Err(CaptureError::Malformed {
+                        path: path.to_path_buf(),
+                        offset: Offset {
+                            byte: window_offset,
+                            decompressed: true,
+                        },
+                        what: format!("a record of at most {MAX_RECORD_BYTES} bytes"),
+                    });
+                }
+                buf.copy_within(*start..*end, 0);
+                *start = 0;
+                *end = kept;
+                let want = kept + LZ4_CHUNK;
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let mut filled = 0;
+                while filled == 0 {
+                    match std::io::Read::read(decoder, &mut buf[*end..]) {
+                        Ok(0) => {
+                            *done = true;
+                            return Ok(false);
+                        }
+                        Ok(n) => filled = n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            // A frame cut short is a truncated capture: like memray, the bytes
+                            // decompressed so far are the stream. Anything else is corruption.
+                            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                                *done = true;
+                                return Ok(false);
+                            }
+                            return Err(CaptureError::Lz4 {
+                                path: path.to_path_buf(),
+                                offset: (*total - decoder.get_ref().len()) as u64,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+                *end += filled;
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_len_drops_the_zero_tail_only() {
+        assert_eq!(readable_len(b"ab\0c\0\0\0"), 4);
+        assert_eq!(readable_len(b"abc"), 3);
+        assert_eq!(readable_len(b"\0\0"), 2);
+        assert_eq!(readable_len(b""), 0);
+    }
+}

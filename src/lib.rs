@@ -1,0 +1,18 @@
+//! memform: memray capture files into reports, with exactly the numbers `memray transform`
+//! gives, much faster.
+//!
+//! - [`capture`] reads capture files: framing, header, the record decoder.
+//! - [`stacks`] interns frames and stacks and resolves them to source locations.
+//! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
+//! - [`report`] writes reports in memray's formats.
+//! - [`cli`] is the `memform` command line.
+
+pub mod analysis;
+pub mod capture;
+pub mod cli;
+pub mod error;
+pub mod progress;
+pub mod report;
+pub mod stacks;
+
+pub use error::{CaptureError, Error};
