@@ -42,7 +42,7 @@ impl<'a> Cursor<'a> {
         self.pos >= self.buf.len()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u8(&mut self) -> Result<u8, Short> {
         let b = *self.buf.get(self.pos).ok_or(Short::Incomplete)?;
         self.pos += 1;
@@ -82,8 +82,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// An unsigned LEB128 varint of at most 10 bytes (memray's `readVarint`).
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u64, Short> {
+        // Most varints are one byte.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b & 0x80 == 0 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_slow()
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, Short> {
         let mut value = 0u64;
         let mut shift = 0u32;
         loop {
@@ -100,7 +112,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A zigzag-encoded signed varint (memray's `readSignedVarint`).
-    #[inline]
+    #[inline(always)]
     pub fn signed_varint(&mut self) -> Result<i64, Short> {
         let z = self.varint()?;
         Ok(((z >> 1) as i64) ^ -((z & 1) as i64))

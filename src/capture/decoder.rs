@@ -123,7 +123,10 @@ pub struct Decoder {
     last_data_pointer: u64,
     last_native_frame_id: u64,
     last_code_firstlineno: i32,
+    /// memray's 15-entry address cache as a ring: entry `k` (0 = most recent) is at
+    /// `(recent_head + k) % 15`.
     recent_addresses: [u64; 15],
+    recent_head: usize,
     // Per-thread Python stacks, and which one the latest context switch selected.
     threads: Vec<ThreadStack>,
     thread_index: FxHashMap<u64, usize>,
@@ -157,6 +160,7 @@ impl Decoder {
             last_native_frame_id: 0,
             last_code_firstlineno: 0,
             recent_addresses: [0; 15],
+            recent_head: 0,
             threads: Vec::new(),
             thread_index: FxHashMap::default(),
             current: None,
@@ -295,7 +299,8 @@ impl Decoder {
             let base = self.last_data_pointer.wrapping_add(delta as u64);
             Ok((base << 3, Some(base)))
         } else {
-            Ok((self.recent_addresses[usize::from(cache_index)], None))
+            let slot = (self.recent_head + usize::from(cache_index)) % 15;
+            Ok((self.recent_addresses[slot], None))
         }
     }
 
@@ -303,8 +308,8 @@ impl Decoder {
     fn remember_address(&mut self, address: u64, base: Option<u64>) {
         if let Some(base) = base {
             self.last_data_pointer = base;
-            self.recent_addresses.copy_within(0..14, 1);
-            self.recent_addresses[0] = address;
+            self.recent_head = (self.recent_head + 14) % 15;
+            self.recent_addresses[self.recent_head] = address;
         }
     }
 

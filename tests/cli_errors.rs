@@ -1,0 +1,323 @@
+//! Every error path of the command line: the exact message, exit code 1, and no output file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use memform::capture::{read_header, CaptureFile};
+
+const NOCOMPRESS: &str = "v1.20.0-py3.11-nocompress.bin";
+const COMPRESSED: &str = "v1.20.0-py3.11-default.bin";
+const AGGREGATED: &str = "v1.20.0-py3.11-aggregate.bin";
+
+/// Offset of the first record of an uncompressed capture.
+fn first_record_offset(path: &Path) -> usize {
+    let capture = CaptureFile::open(path).unwrap();
+    let mut stream = capture.stream();
+    read_header(&mut stream, path).unwrap();
+    stream.offset() as usize
+}
+
+/// Writes a modified copy of fixture `name` into `dir`.
+fn damaged(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(capture(name)).unwrap();
+    edit(&mut bytes);
+    let path = dir.join("damaged.bin");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Runs `memform transform csv` on `input` into `dir/out.csv` and checks the failure.
+fn assert_fails(dir: &Path, input: &Path, extra: &[&str], message: &str) {
+    let out = dir.join("out.csv");
+    let mut args = vec!["transform", "csv", "-o", out.to_str().unwrap()];
+    args.extend(extra);
+    args.push(input.to_str().unwrap());
+    let o = memform(&args);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stderr(&o), format!("memform: error: {message}\n"));
+    assert!(o.stdout.is_empty());
+    assert!(!out.exists(), "no output file after a failure");
+    let leftovers: Vec<_> = files(dir)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn missing_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.bin");
+    assert_fails(
+        dir.path(),
+        &missing,
+        &[],
+        &format!("No such file: {}", missing.display()),
+    );
+}
+
+#[test]
+fn unknown_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let o = memform(&[
+        "transform",
+        "html",
+        "-o",
+        out.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "memform: error: Format not supported: html\n");
+    assert!(!out.exists());
+}
+
+#[test]
+fn existing_output_is_not_overwritten_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    std::fs::write(&out, "keep me").unwrap();
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: File already exists, will not overwrite without --force: {}\n",
+            out.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-f",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("allocator,num_allocations,size,tid,thread_name,stack_trace\r\n"));
+}
+
+#[test]
+fn default_output_name_and_wrote_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("memray-run.bin");
+    std::fs::copy(capture(COMPRESSED), &input).unwrap();
+    let o = memform(&["transform", "GPROF2DOT", input.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = dir.path().join("memray-gprof2dot-run.json");
+    assert!(expected.exists());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("Wrote {}\n", expected.display())
+    );
+}
+
+#[test]
+fn truncated_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = damaged(dir.path(), NOCOMPRESS, |b| b.truncate(20));
+    assert_fails(
+        dir.path(),
+        &input,
+        &[],
+        &format!(
+            "{}: byte 17: capture header ends early (expected the tracker statistics)",
+            input.display()
+        ),
+    );
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = damaged(dir.path(), NOCOMPRESS, |b| b.clear());
+    assert_fails(
+        dir.path(),
+        &input,
+        &[],
+        &format!(
+            "{}: byte 0: capture header ends early (expected the magic \"memray\\0\")",
+            input.display()
+        ),
+    );
+}
+
+#[test]
+fn not_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("text.bin");
+    std::fs::write(&input, "hello, world\n").unwrap();
+    assert_fails(
+        dir.path(),
+        &input,
+        &[],
+        &format!(
+            "{}: byte 0: not a memray capture (expected the magic \"memray\\0\" or an LZ4 frame)",
+            input.display()
+        ),
+    );
+}
+
+#[test]
+fn unsupported_header_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [9u8, 14, 200] {
+        let input = damaged(dir.path(), NOCOMPRESS, |b| b[7] = version);
+        assert_fails(
+            dir.path(),
+            &input,
+            &[],
+            &format!(
+                "{}: byte 7: capture header version {version} is not supported; memform reads \
+                 header versions 13 (memray 1.20)",
+                input.display()
+            ),
+        );
+    }
+}
+
+#[test]
+fn corrupted_record_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = first_record_offset(&capture(NOCOMPRESS));
+    let input = damaged(dir.path(), NOCOMPRESS, |b| b[at] = 0x03);
+    assert_fails(
+        dir.path(),
+        &input,
+        &[],
+        &format!(
+            "{}: byte {at}: malformed capture (expected a known record type)",
+            input.display()
+        ),
+    );
+}
+
+#[test]
+fn corrupted_lz4_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = damaged(dir.path(), COMPRESSED, |b| {
+        let mid = b.len() / 2;
+        for x in &mut b[mid..mid + 64] {
+            *x = 0xff;
+        }
+    });
+    let out = dir.path().join("out.csv");
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with(&format!("memform: error: {}: ", input.display())), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn native_capture_is_refused_until_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = damaged(dir.path(), NOCOMPRESS, |b| b[15] = 1);
+    assert_fails(
+        dir.path(),
+        &input,
+        &[],
+        &format!(
+            "{}: native traces are not supported yet (the capture was recorded with --native)",
+            input.display()
+        ),
+    );
+}
+
+#[test]
+fn temporary_allocations_of_an_aggregated_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    for flags in [
+        &["--temporary-allocations"][..],
+        &["--temporary-allocation-threshold", "3"][..],
+    ] {
+        assert_fails(
+            dir.path(),
+            &capture(AGGREGATED),
+            flags,
+            "Can't find temporary allocations using a pre-aggregated capture file.",
+        );
+    }
+}
+
+#[test]
+fn output_into_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no").join("such").join("out.csv");
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("memform: error: {}: ", out.display())),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn report_modes_are_mutually_exclusive() {
+    let o = memform(&[
+        "transform",
+        "csv",
+        "--leaks",
+        "--temporary-allocations",
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}
+
+#[test]
+fn record_stream_cut_short_reports_the_complete_records_like_memray() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read(capture(NOCOMPRESS)).unwrap();
+    let start = first_record_offset(&capture(NOCOMPRESS));
+    let cut = start + (full.len() - start) / 2;
+    let input = damaged(dir.path(), NOCOMPRESS, |b| b.truncate(cut));
+    let out = dir.path().join("out.csv");
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "memform: warning: {}: the record stream ends at byte ",
+            input.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("without a trailer"), "{err}");
+    assert!(out.exists());
+}

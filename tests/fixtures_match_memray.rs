@@ -1,0 +1,149 @@
+//! Every committed fixture capture, in every format and report mode, against memray 1.20's
+//! own output for it (made by `scripts/make_fixtures.py`).
+//!
+//! Outputs must be byte-identical. The one allowance is memray's own arbitrary choice: in
+//! peak and leak reports of full captures, a row merged from members of different allocators
+//! or threads takes its allocator and thread from whichever member a hash map yields first;
+//! there (and only there, per the recorded members) any member's values are accepted.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+#[derive(serde::Deserialize)]
+struct Members {
+    allocators: Vec<String>,
+    tids: Vec<u64>,
+}
+
+/// Parses CSV rows of memform's and memray's outputs (no field holds a newline here).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', false) if field.is_empty() => quoted = true,
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                ('"', true) => quoted = false,
+                (',', false) => fields.push(std::mem::take(&mut field)),
+                (c, _) => field.push(c),
+            }
+        }
+        fields.push(field);
+        rows.push(fields);
+    }
+    rows
+}
+
+fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
+    if ours == theirs {
+        return 0;
+    }
+    let (a, b) = (csv_rows(ours), csv_rows(theirs));
+    assert_eq!(a.len(), b.len(), "{case}: row count");
+    let mut ambiguous = 0;
+    for (i, (x, y)) in a.iter().zip(&b).enumerate().skip(1) {
+        assert_eq!(
+            (&x[1], &x[2], &x[5]),
+            (&y[1], &y[2], &y[5]),
+            "{case}: row {i}"
+        );
+        if x == y {
+            continue;
+        }
+        let m = members
+            .and_then(|m| m.get(i - 1))
+            .unwrap_or_else(|| panic!("{case}: row {i} differs: {x:?} != {y:?}"));
+        let heterogeneous = m.allocators.len() > 1 || m.tids.len() > 1;
+        let tid: u64 = x[3].parse().expect("tid");
+        assert!(
+            heterogeneous && m.allocators.contains(&x[0]) && m.tids.contains(&tid),
+            "{case}: row {i} differs and its members agree: {x:?} != {y:?}"
+        );
+        ambiguous += 1;
+    }
+    ambiguous
+}
+
+#[test]
+fn every_fixture_case_matches_memray() {
+    let expected_dir = fixtures().join("expected");
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cases = 0;
+    let mut identical = 0;
+    for path in files(&expected_dir) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".members.json") {
+            continue;
+        }
+        let (stem, ext) = name.rsplit_once('.').unwrap();
+        let parts: Vec<&str> = stem.rsplitn(3, '-').collect();
+        let (report, format, capture_name) = (parts[0], parts[1], parts[2]);
+        let capture = capture(&format!("{capture_name}.bin"));
+        let out = out_dir.path().join(format!("{stem}.out"));
+        let out_s = out.to_str().unwrap();
+        let mut args = vec!["transform", format, "-q", "-o", out_s];
+        args.extend(report_flags(report));
+        args.push(capture.to_str().unwrap());
+        let o = memform(&args);
+        cases += 1;
+        if ext == "error" {
+            // memray's last stderr line is `ExceptionType: message`; the message must match.
+            let line = std::fs::read_to_string(&path).unwrap();
+            let message = line.split_once(": ").map_or(line.as_str(), |(_, m)| m);
+            assert_eq!(o.status.code(), Some(1), "{stem}: exit code");
+            assert!(!out.exists(), "{stem}: no output file on failure");
+            assert!(
+                stderr(&o).contains(message.trim()),
+                "{stem}: stderr {:?} lacks memray's message {:?}",
+                stderr(&o),
+                message.trim()
+            );
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "{stem}: {}", stderr(&o));
+        let ours = std::fs::read_to_string(&out).unwrap();
+        let theirs = std::fs::read_to_string(&path).unwrap();
+        if ours == theirs {
+            identical += 1;
+            continue;
+        }
+        assert_eq!(format, "csv", "{stem}: JSON output differs from memray's");
+        let members_path = expected_dir.join(format!("{capture_name}-{report}.members.json"));
+        let members: Option<Vec<Members>> = std::fs::read(&members_path)
+            .ok()
+            .map(|b| serde_json::from_slice(&b).unwrap());
+        check_csv(stem, &ours, &theirs, members.as_deref());
+    }
+    eprintln!("{cases} fixture cases, {identical} byte-identical");
+    assert!(cases >= 100, "expected at least 100 fixture cases, found {cases}");
+}
+
+#[test]
+fn fixtures_cover_every_capture_mode_and_several_pythons() {
+    let names: Vec<String> = files(&fixtures().join("captures"))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for mode in ["default", "pyalloc", "aggregate", "nocompress", "killed"] {
+        assert!(
+            names.iter().any(|n| n.ends_with(&format!("-{mode}.bin"))),
+            "no {mode} fixture"
+        );
+    }
+    let pythons: std::collections::BTreeSet<&str> = names
+        .iter()
+        .filter_map(|n| n.split('-').nth(1))
+        .collect();
+    assert!(pythons.len() >= 2, "fixtures for {pythons:?}");
+    assert!(Path::new(&fixtures().join("workload.py")).exists());
+}
