@@ -213,12 +213,21 @@ mod tests {
     #[test]
     fn default_output_names_follow_memray() {
         let p = |s: &str, f| default_output_path(Path::new(s), f);
-        assert_eq!(p("dir/run.bin", Format::Csv), PathBuf::from("dir/memray-csv-run.csv"));
+        assert_eq!(
+            p("dir/run.bin", Format::Csv),
+            PathBuf::from("dir/memray-csv-run.csv")
+        );
         assert_eq!(
             p("memray-app.123.bin", Format::Gprof2dot),
             PathBuf::from("memray-gprof2dot-app.123.json")
         );
-        assert_eq!(p("noext", Format::Csv), PathBuf::from("memray-csv-noext.csv"));
-        assert_eq!(p(".hidden", Format::Csv), PathBuf::from("memray-csv-.hidden.csv"));
+        assert_eq!(
+            p("noext", Format::Csv),
+            PathBuf::from("memray-csv-noext.csv")
+        );
+        assert_eq!(
+            p(".hidden", Format::Csv),
+            PathBuf::from("memray-csv-.hidden.csv")
+        );
     }
 }

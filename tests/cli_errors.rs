@@ -224,7 +224,10 @@ fn corrupted_lz4_block() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.starts_with(&format!("memform: error: {}: ", input.display())), "{err}");
+    assert!(
+        err.starts_with(&format!("memform: error: {}: ", input.display())),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!out.exists());
 }

@@ -125,7 +125,10 @@ fn every_fixture_case_matches_memray() {
         check_csv(stem, &ours, &theirs, members.as_deref());
     }
     eprintln!("{cases} fixture cases, {identical} byte-identical");
-    assert!(cases >= 100, "expected at least 100 fixture cases, found {cases}");
+    assert!(
+        cases >= 100,
+        "expected at least 100 fixture cases, found {cases}"
+    );
 }
 
 #[test]
@@ -140,10 +143,8 @@ fn fixtures_cover_every_capture_mode_and_several_pythons() {
             "no {mode} fixture"
         );
     }
-    let pythons: std::collections::BTreeSet<&str> = names
-        .iter()
-        .filter_map(|n| n.split('-').nth(1))
-        .collect();
+    let pythons: std::collections::BTreeSet<&str> =
+        names.iter().filter_map(|n| n.split('-').nth(1)).collect();
     assert!(pythons.len() >= 2, "fixtures for {pythons:?}");
     assert!(Path::new(&fixtures().join("workload.py")).exists());
 }

@@ -92,14 +92,19 @@ pub fn compute(
         }
         progress.phase("Processing allocation records", total_bytes);
         let mut decoder = Decoder::new(&header, true);
-        let end = decoder.run(&mut stream, path, None, &mut |_| {}, &mut |p| progress.update(p))?;
+        let end = decoder.run(&mut stream, path, None, &mut |_| {}, &mut |p| {
+            progress.update(p)
+        })?;
         progress.finish();
         let mut reducer = Reducer::new(Representative::First);
         let mut kept = 0u64;
         for a in &decoder.aggregated {
             let (count, bytes) = match mode {
                 ReportMode::Leaks => (a.n_allocations_leaked, a.bytes_leaked),
-                _ => (a.n_allocations_in_high_water_mark, a.bytes_in_high_water_mark),
+                _ => (
+                    a.n_allocations_in_high_water_mark,
+                    a.bytes_in_high_water_mark,
+                ),
             };
             if count == 0 {
                 continue;
@@ -135,7 +140,13 @@ pub fn compute(
             progress.phase("Calculating high watermark", total_bytes);
             let mut finder = HighWaterMarkFinder::default();
             let mut decoder = Decoder::new(&header, false);
-            let end = decoder.run(&mut stream, path, None, &mut |b| finder.consume(&b), &mut |p| progress.update(p))?;
+            let end = decoder.run(
+                &mut stream,
+                path,
+                None,
+                &mut |b| finder.consume(&b),
+                &mut |p| progress.update(p),
+            )?;
             let hwm = finder.high_water_mark();
             let total = decoder.allocations;
             drop(decoder);
@@ -145,7 +156,13 @@ pub fn compute(
             let limit = hwm.index + 1;
             let mut live = LiveSet::default();
             let mut decoder = Decoder::new(&header, true);
-            decoder.run(&mut stream, path, Some(limit), &mut |b| live.consume(&b), &mut |p| progress.update(p))?;
+            decoder.run(
+                &mut stream,
+                path,
+                Some(limit),
+                &mut |b| live.consume(&b),
+                &mut |p| progress.update(p),
+            )?;
             progress.finish();
             Ok(Report {
                 thread_names: decoder.thread_names(limit),
@@ -163,14 +180,26 @@ pub fn compute(
             let mut decoder = Decoder::new(&header, true);
             let (rows, end) = if mode == ReportMode::Leaks {
                 let mut live = LiveSet::default();
-                let end = decoder.run(&mut stream, path, None, &mut |b| live.consume(&b), &mut |p| progress.update(p))?;
+                let end = decoder.run(
+                    &mut stream,
+                    path,
+                    None,
+                    &mut |b| live.consume(&b),
+                    &mut |p| progress.update(p),
+                )?;
                 (live.reduce().finish(), end)
             } else {
                 let ReportMode::Temporary { threshold } = mode else {
                     unreachable!("mode is temporary here")
                 };
                 let mut temp = TemporaryAllocations::new(threshold);
-                let end = decoder.run(&mut stream, path, None, &mut |b| temp.consume(&b), &mut |p| progress.update(p))?;
+                let end = decoder.run(
+                    &mut stream,
+                    path,
+                    None,
+                    &mut |b| temp.consume(&b),
+                    &mut |p| progress.update(p),
+                )?;
                 (temp.reduce().finish(), end)
             };
             progress.finish();

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn kinds_match_memray() {
         assert_eq!(Allocator::Free.kind(), AllocatorKind::SimpleDeallocator);
-        assert_eq!(Allocator::PymallocFree.kind(), AllocatorKind::SimpleDeallocator);
+        assert_eq!(
+            Allocator::PymallocFree.kind(),
+            AllocatorKind::SimpleDeallocator
+        );
         assert_eq!(Allocator::Mmap.kind(), AllocatorKind::RangedAllocator);
         assert_eq!(Allocator::Munmap.kind(), AllocatorKind::RangedDeallocator);
         assert_eq!(Allocator::Realloc.kind(), AllocatorKind::SimpleAllocator);

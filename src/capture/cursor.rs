@@ -144,7 +144,10 @@ mod tests {
         let ten = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(Cursor::new(&ten).varint(), Ok(u64::MAX));
         let eleven = [0xffu8; 11];
-        assert!(matches!(Cursor::new(&eleven).varint(), Err(Short::Malformed(_))));
+        assert!(matches!(
+            Cursor::new(&eleven).varint(),
+            Err(Short::Malformed(_))
+        ));
     }
 
     #[test]

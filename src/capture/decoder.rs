@@ -293,7 +293,11 @@ impl Decoder {
     /// Reads a possibly cached address (ALLOCATION and OBJECT_RECORD): returns the address
     /// and, on a cache miss, the new delta base.
     #[inline]
-    fn cached_address(&self, c: &mut Cursor<'_>, cache_index: u8) -> Result<(u64, Option<u64>), Short> {
+    fn cached_address(
+        &self,
+        c: &mut Cursor<'_>,
+        cache_index: u8,
+    ) -> Result<(u64, Option<u64>), Short> {
         if cache_index == 0x0f {
             let delta = c.signed_varint()?;
             let base = self.last_data_pointer.wrapping_add(delta as u64);
@@ -321,7 +325,8 @@ impl Decoder {
         let table_len = c.varint()?;
         let table_len = usize::try_from(table_len).map_err(|_| Short::Incomplete)?;
         let linetable = c.bytes(table_len)?;
-        self.last_code_firstlineno = (i64::from(self.last_code_firstlineno).wrapping_add(delta)) as i32;
+        self.last_code_firstlineno =
+            (i64::from(self.last_code_firstlineno).wrapping_add(delta)) as i32;
         if self.track_stacks {
             self.stacks.code_objects.insert(
                 id,
@@ -405,7 +410,9 @@ impl Decoder {
             };
             let track = self.track_stacks;
             let Some(i) = self.current else {
-                return Err(Short::Malformed("a CONTEXT_SWITCH before the first FRAME_PUSH").into());
+                return Err(
+                    Short::Malformed("a CONTEXT_SWITCH before the first FRAME_PUSH").into(),
+                );
             };
             let parent = self.threads[i].frames.last().copied().unwrap_or(0);
             let node = if track {
@@ -432,7 +439,10 @@ impl Decoder {
             let count = usize::from(token & (FRAME_POP - 1)) + 1;
             let stack = self.current_stack("a CONTEXT_SWITCH before the first FRAME_POP")?;
             if stack.frames.len() < count {
-                return Err(Short::Malformed("a FRAME_POP of no more frames than the thread's stack holds").into());
+                return Err(Short::Malformed(
+                    "a FRAME_POP of no more frames than the thread's stack holds",
+                )
+                .into());
             }
             let keep = stack.frames.len() - count;
             stack.frames.truncate(keep);
@@ -467,7 +477,8 @@ impl Decoder {
             0 => c.u8()?,
             id => id,
         };
-        let allocator = Allocator::from_id(id).ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+        let allocator =
+            Allocator::from_id(id).ok_or(Short::Malformed("a known allocator id (1-15)"))?;
         let kind = allocator.kind();
         let native_delta = if self.native_traces && kind != AllocatorKind::SimpleDeallocator {
             Some(c.signed_varint()?)
@@ -535,7 +546,10 @@ impl Decoder {
                 let frame_id = c.varint()?;
                 let parent = c.varint()?;
                 if self.track_stacks && self.stacks.tree.child(parent, frame_id).is_none() {
-                    return Err(Short::Malformed("a PYTHON_TRACE_INDEX whose parent is a known stack").into());
+                    return Err(Short::Malformed(
+                        "a PYTHON_TRACE_INDEX whose parent is a known stack",
+                    )
+                    .into());
                 }
             }
             PYTHON_FRAME_INDEX => {
@@ -550,7 +564,10 @@ impl Decoder {
                         is_entry_frame,
                     });
                     if id != frame_id {
-                        return Err(Short::Malformed("PYTHON_FRAME_INDEX ids in order (frame id mismatch)").into());
+                        return Err(Short::Malformed(
+                            "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
+                        )
+                        .into());
                     }
                 }
             }

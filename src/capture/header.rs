@@ -54,8 +54,14 @@ pub enum HeaderError {
     BadMagic,
     UnsupportedVersion(i32),
     /// The bytes end at `offset` inside the field named.
-    Truncated { offset: usize, what: &'static str },
-    Malformed { offset: usize, what: &'static str },
+    Truncated {
+        offset: usize,
+        what: &'static str,
+    },
+    Malformed {
+        offset: usize,
+        what: &'static str,
+    },
 }
 
 fn field<'a, T>(
@@ -133,8 +139,7 @@ impl Header {
         let command_line = string(c, "the command line")?;
         let pid = field(c, "the process id", |c| c.i32_le())?;
         let main_tid = field(c, "the main thread id", |c| c.u64_le())?;
-        let skipped_frames_on_main_tid =
-            field(c, "the skipped-frames count", |c| c.u64_le())?;
+        let skipped_frames_on_main_tid = field(c, "the skipped-frames count", |c| c.u64_le())?;
         let python_allocator = field(c, "the Python allocator", |c| c.u8())?;
         let trace_python_allocators = field(c, "the trace-python-allocators flag", |c| c.bool())?;
         let track_object_lifetimes = field(c, "the track-object-lifetimes flag", |c| c.bool())?;

@@ -100,7 +100,7 @@ impl CaptureFile {
         let bytes = self.bytes();
         let kind = if self.compressed {
             StreamKind::Lz4 {
-                decoder: FrameDecoder::new(bytes),
+                decoder: Box::new(FrameDecoder::new(bytes)),
                 total: bytes.len(),
                 buf: Vec::new(),
                 start: 0,
@@ -141,7 +141,7 @@ enum StreamKind<'a> {
         end: usize,
     },
     Lz4 {
-        decoder: FrameDecoder<&'a [u8]>,
+        decoder: Box<FrameDecoder<&'a [u8]>>,
         total: usize,
         buf: Vec<u8>,
         start: usize,

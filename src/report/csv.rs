@@ -11,7 +11,10 @@ const HEADER: &[u8] = b"allocator,num_allocations,size,tid,thread_name,stack_tra
 /// Writes one field with `csv.QUOTE_MINIMAL` rules: quoted (inner quotes doubled) when it
 /// holds a comma, a double quote, `\r` or `\n`.
 pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
-    if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+    if !field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
         return out.write_all(field);
     }
     out.write_all(b"\"")?;
@@ -49,7 +52,11 @@ pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
         write_field(&mut out, thread_label(report, tid).as_bytes())?;
         out.write_all(b",")?;
         stack_text.clear();
-        for (i, loc) in stacks.frames(report, rows.stack_id[row], tid).iter().enumerate() {
+        for (i, loc) in stacks
+            .frames(report, rows.stack_id[row], tid)
+            .iter()
+            .enumerate()
+        {
             if i > 0 {
                 stack_text.push(b'|');
             }

@@ -34,7 +34,12 @@ pub fn write_str(out: &mut impl Write, s: &str) -> io::Result<()> {
             write!(out, "\\u{c:04x}")?;
         } else {
             let v = c - 0x10000;
-            write!(out, "\\u{:04x}\\u{:04x}", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff))?;
+            write!(
+                out,
+                "\\u{:04x}\\u{:04x}",
+                0xd800 + (v >> 10),
+                0xdc00 + (v & 0x3ff)
+            )?;
         }
     }
     out.write_all(&bytes[plain_start..])?;

@@ -72,7 +72,12 @@ impl RowStacks {
 
     /// The frames of `stack_id` for a row whose thread is `tid`, leaf first; the main
     /// thread's outermost frames (those above the tracker) are dropped.
-    pub fn frames(&mut self, report: &mut Report, stack_id: u64, tid: u64) -> std::rc::Rc<[Location]> {
+    pub fn frames(
+        &mut self,
+        report: &mut Report,
+        stack_id: u64,
+        tid: u64,
+    ) -> std::rc::Rc<[Location]> {
         let on_main = tid == self.main_tid;
         let skip = if on_main { self.skipped } else { 0 };
         self.cache

@@ -84,7 +84,9 @@ impl StackTable {
     /// The frames of stack `stack_id`, leaf first, with the `skip` outermost ones removed.
     pub fn stack(&mut self, stack_id: u64, skip: u64) -> Vec<Location> {
         let ids = self.tree.frame_ids(stack_id);
-        let keep = ids.len().saturating_sub(usize::try_from(skip).unwrap_or(usize::MAX));
+        let keep = ids
+            .len()
+            .saturating_sub(usize::try_from(skip).unwrap_or(usize::MAX));
         ids[..keep].iter().map(|&id| self.location(id)).collect()
     }
 }
