@@ -146,7 +146,12 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
     let mode = report_mode(args);
     let capture = CaptureFile::open(&args.results)?;
     let mut progress = Bar::for_stderr(args.quiet);
-    let mut report = analysis::compute(&capture, mode, progress.as_mut())?;
+    let mut report = analysis::compute(
+        &capture,
+        mode,
+        analysis::Options::default(),
+        progress.as_mut(),
+    )?;
     warn_about_end(&capture, &report);
 
     let write_error = |source| Error::Write {

@@ -4,18 +4,24 @@
 pub mod high_water_mark;
 pub mod intervals;
 pub mod live_set;
+pub mod pipeline;
 pub mod reduction;
 pub mod temporary;
 
 use arrow_array::RecordBatch;
 use rustc_hash::FxHashMap;
 
-use crate::capture::{read_header, CaptureFile, Decoder, FileFormat, Header, StreamEnd};
+use std::path::Path;
+
+use crate::capture::{
+    read_header, ByteStream, CaptureFile, Decoder, FileFormat, Header, StreamEnd,
+};
 use crate::error::CaptureError;
 use crate::progress::Progress;
 use crate::stacks::StackTable;
 use high_water_mark::{HighWaterMark, HighWaterMarkFinder};
 use live_set::LiveSet;
+use pipeline::decode_in_background;
 use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
 
@@ -71,149 +77,164 @@ pub fn read_capture_header(capture: &CaptureFile) -> Result<Header, CaptureError
     open_stream(capture).map(|(_, h)| h)
 }
 
+/// Optional extra results of [`compute`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also find the high-water mark for leak and temporary reports (peak reports always
+    /// do). Costs a hash-map update per event.
+    pub high_water_mark: bool,
+}
+
 /// Computes the `mode` report of `capture`.
 pub fn compute(
     capture: &CaptureFile,
     mode: ReportMode,
+    options: Options,
     progress: &mut dyn Progress,
 ) -> Result<Report, CaptureError> {
     let path = capture.path();
-    let (mut stream, header) = open_stream(capture)?;
+    let (stream, header) = open_stream(capture)?;
     if header.native_traces {
         return Err(CaptureError::NativeTracesUnsupported {
             path: path.to_path_buf(),
         });
     }
     let total_bytes = capture.file_len();
-
     if header.file_format == FileFormat::AggregatedAllocations {
-        if let ReportMode::Temporary { .. } = mode {
-            return Err(CaptureError::TemporaryOnAggregated);
-        }
-        progress.phase("Processing allocation records", total_bytes);
-        let mut decoder = Decoder::new(&header, true);
-        let end = decoder.run(&mut stream, path, None, &mut |_| {}, &mut |p| {
-            progress.update(p)
-        })?;
-        progress.finish();
-        let mut reducer = Reducer::new(Representative::First);
-        let mut kept = 0u64;
-        for a in &decoder.aggregated {
-            let (count, bytes) = match mode {
-                ReportMode::Leaks => (a.n_allocations_leaked, a.bytes_leaked),
-                _ => (
-                    a.n_allocations_in_high_water_mark,
-                    a.bytes_in_high_water_mark,
-                ),
-            };
-            if count == 0 {
-                continue;
-            }
-            reducer.add_counted(
-                Member {
-                    seq: kept,
-                    tid: a.tid,
-                    allocator: a.allocator,
-                    stack_id: a.frame_index,
-                    native_stack_id: a.native_frame_id,
-                    size: bytes,
-                },
-                count,
-            );
-            kept += 1;
-        }
-        return Ok(Report {
-            thread_names: decoder.thread_names(u64::MAX),
-            total_allocations: decoder.aggregated.len() as u64,
-            rows: reducer.finish(),
-            stacks: decoder.stacks,
-            header,
-            mode,
-            high_water_mark: None,
-            end,
-        });
+        return compute_aggregated(stream, header, path, mode, progress, total_bytes);
     }
-
-    match mode {
+    let mut finder = HighWaterMarkFinder::default();
+    let (decoder, rows, end, hwm) = match mode {
         ReportMode::Peak => {
             // First pass: the high-water mark, without interning stacks.
             progress.phase("Calculating high watermark", total_bytes);
-            let mut finder = HighWaterMarkFinder::default();
-            let mut decoder = Decoder::new(&header, false);
-            let end = decoder.run(
-                &mut stream,
+            let (first, end) = decode_in_background(
+                Decoder::new(&header, false),
+                stream,
                 path,
                 None,
-                &mut |b| finder.consume(&b),
-                &mut |p| progress.update(p),
+                &mut |b| finder.consume(b),
+                progress,
             )?;
+            drop(first);
             let hwm = finder.high_water_mark();
-            let total = decoder.allocations;
-            drop(decoder);
             // Second pass: the live set at the high-water mark.
             progress.phase("Processing allocation records", total_bytes);
-            let (mut stream, _) = open_stream(capture)?;
-            let limit = hwm.index + 1;
+            let (stream, _) = open_stream(capture)?;
             let mut live = LiveSet::default();
-            let mut decoder = Decoder::new(&header, true);
-            decoder.run(
-                &mut stream,
+            let (decoder, _) = decode_in_background(
+                Decoder::new(&header, true),
+                stream,
                 path,
-                Some(limit),
-                &mut |b| live.consume(&b),
-                &mut |p| progress.update(p),
+                Some(hwm.index + 1),
+                &mut |b| live.consume(b),
+                progress,
             )?;
-            progress.finish();
-            Ok(Report {
-                thread_names: decoder.thread_names(limit),
-                rows: live.reduce().finish(),
-                stacks: decoder.stacks,
-                total_allocations: total,
-                high_water_mark: Some(hwm),
-                header,
-                mode,
-                end,
-            })
+            (decoder, live.reduce().finish(), end, Some(hwm))
         }
         ReportMode::Leaks | ReportMode::Temporary { .. } => {
             progress.phase("Processing allocation records", total_bytes);
-            let mut decoder = Decoder::new(&header, true);
-            let (rows, end) = if mode == ReportMode::Leaks {
-                let mut live = LiveSet::default();
-                let end = decoder.run(
-                    &mut stream,
-                    path,
-                    None,
-                    &mut |b| live.consume(&b),
-                    &mut |p| progress.update(p),
-                )?;
-                (live.reduce().finish(), end)
-            } else {
-                let ReportMode::Temporary { threshold } = mode else {
-                    unreachable!("mode is temporary here")
-                };
-                let mut temp = TemporaryAllocations::new(threshold);
-                let end = decoder.run(
-                    &mut stream,
-                    path,
-                    None,
-                    &mut |b| temp.consume(&b),
-                    &mut |p| progress.update(p),
-                )?;
-                (temp.reduce().finish(), end)
+            let mut live = LiveSet::default();
+            let mut temporary = match mode {
+                ReportMode::Temporary { threshold } => Some(TemporaryAllocations::new(threshold)),
+                _ => None,
             };
-            progress.finish();
-            let total = decoder.allocations;
-            Ok(Report {
-                thread_names: decoder.thread_names(total),
-                rows,
-                stacks: decoder.stacks,
-                total_allocations: total,
-                high_water_mark: None,
-                header,
-                mode,
-                end,
-            })
+            let (decoder, end) = decode_in_background(
+                Decoder::new(&header, true),
+                stream,
+                path,
+                None,
+                &mut |b| {
+                    if options.high_water_mark {
+                        finder.consume(b);
+                    }
+                    match &mut temporary {
+                        Some(t) => t.consume(b),
+                        None => live.consume(b),
+                    }
+                },
+                progress,
+            )?;
+            let rows = match temporary {
+                Some(t) => t.reduce().finish(),
+                None => live.reduce().finish(),
+            };
+            let hwm = options.high_water_mark.then(|| finder.high_water_mark());
+            (decoder, rows, end, hwm)
         }
+    };
+    progress.finish();
+    let total = finder.events().max(decoder.allocations);
+    // memray's report pass processes records up to the last allocation it needs: the peak
+    // for peak reports, the last allocation otherwise.
+    let processed = match (mode, hwm) {
+        (ReportMode::Peak, Some(h)) => h.index + 1,
+        _ => decoder.allocations,
+    };
+    Ok(Report {
+        thread_names: decoder.thread_names(processed),
+        rows,
+        stacks: decoder.stacks,
+        total_allocations: total,
+        high_water_mark: hwm,
+        header,
+        mode,
+        end,
+    })
+}
+
+fn compute_aggregated(
+    mut stream: ByteStream<'_>,
+    header: Header,
+    path: &Path,
+    mode: ReportMode,
+    progress: &mut dyn Progress,
+    total_bytes: u64,
+) -> Result<Report, CaptureError> {
+    if let ReportMode::Temporary { .. } = mode {
+        return Err(CaptureError::TemporaryOnAggregated);
     }
+    progress.phase("Processing allocation records", total_bytes);
+    let mut decoder = Decoder::new(&header, true);
+    let end = decoder.run(&mut stream, path, None, &mut |_| {}, &mut |p| {
+        progress.update(p)
+    })?;
+    progress.finish();
+    let mut reducer = Reducer::new(Representative::First);
+    let mut kept = 0u64;
+    for a in &decoder.aggregated {
+        let (count, bytes) = match mode {
+            ReportMode::Leaks => (a.n_allocations_leaked, a.bytes_leaked),
+            _ => (
+                a.n_allocations_in_high_water_mark,
+                a.bytes_in_high_water_mark,
+            ),
+        };
+        // memray drops records that contribute nothing to this report.
+        if count == 0 {
+            continue;
+        }
+        reducer.add_counted(
+            Member {
+                seq: kept,
+                tid: a.tid,
+                allocator: a.allocator,
+                stack_id: a.frame_index,
+                native_stack_id: a.native_frame_id,
+                size: bytes,
+            },
+            count,
+        );
+        kept += 1;
+    }
+    Ok(Report {
+        thread_names: decoder.thread_names(u64::MAX),
+        total_allocations: decoder.aggregated.len() as u64,
+        rows: reducer.finish(),
+        stacks: decoder.stacks,
+        header,
+        mode,
+        high_water_mark: None,
+        end,
+    })
 }

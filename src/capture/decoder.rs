@@ -177,6 +177,14 @@ impl Decoder {
         }
     }
 
+    /// Reuses consumed batches' columns arriving on `spare`.
+    pub fn recycle_batches_from(
+        &mut self,
+        spare: std::sync::mpsc::Receiver<crate::capture::events::Columns>,
+    ) {
+        self.builder.recycle_from(spare);
+    }
+
     /// The thread names memray knows once it has processed every record before the
     /// `limit`-th allocation event (all records when there are fewer).
     pub fn thread_names(&self, limit: u64) -> FxHashMap<u64, String> {

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, UInt64Array, UInt8Array};
+use std::sync::mpsc::Receiver;
+
+use arrow_array::types::ArrowPrimitiveType;
+use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, UInt64Array, UInt8Array};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::capture::allocator::Allocator;
@@ -98,6 +101,59 @@ impl EventBatch {
     }
 }
 
+/// The column vectors of a batch, for reuse once a batch has been consumed.
+#[derive(Debug, Default)]
+pub struct Columns {
+    tid: Vec<u64>,
+    address: Vec<u64>,
+    size: Vec<u64>,
+    allocator: Vec<u8>,
+    stack_id: Vec<u64>,
+    native_stack_id: Vec<u64>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Self {
+        Columns {
+            tid: Vec::with_capacity(n),
+            address: Vec::with_capacity(n),
+            size: Vec::with_capacity(n),
+            allocator: Vec::with_capacity(n),
+            stack_id: Vec::with_capacity(n),
+            native_stack_id: Vec::with_capacity(n),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.tid.clear();
+        self.address.clear();
+        self.size.clear();
+        self.allocator.clear();
+        self.stack_id.clear();
+        self.native_stack_id.clear();
+    }
+}
+
+fn into_vec<T: ArrowPrimitiveType>(array: PrimitiveArray<T>) -> Option<Vec<T::Native>> {
+    let (_, values, _) = array.into_parts();
+    values.into_inner().into_vec().ok()
+}
+
+impl EventBatch {
+    /// Takes the batch apart into its column vectors (when no one else holds them), so the
+    /// decoder can fill them again without new allocations.
+    pub fn into_columns(self) -> Option<Columns> {
+        Some(Columns {
+            tid: into_vec(self.tid)?,
+            address: into_vec(self.address)?,
+            size: into_vec(self.size)?,
+            allocator: into_vec(self.allocator)?,
+            stack_id: into_vec(self.stack_id)?,
+            native_stack_id: into_vec(self.native_stack_id)?,
+        })
+    }
+}
+
 /// Accumulates events column by column.
 #[derive(Debug, Default)]
 pub struct EventBatchBuilder {
@@ -108,6 +164,8 @@ pub struct EventBatchBuilder {
     allocator: Vec<u8>,
     stack_id: Vec<u64>,
     native_stack_id: Vec<u64>,
+    /// Columns of consumed batches, handed back for reuse.
+    spare: Option<Receiver<Columns>>,
 }
 
 impl EventBatchBuilder {
@@ -148,11 +206,30 @@ impl EventBatchBuilder {
         self.tid.len() >= BATCH_EVENTS
     }
 
+    /// Reuses the columns that arrive on `spare` for later batches.
+    pub fn recycle_from(&mut self, spare: Receiver<Columns>) {
+        self.spare = Some(spare);
+    }
+
     /// Finishes the batch and starts the next one right after it.
     pub fn finish(&mut self) -> EventBatch {
-        let next = std::mem::take(self);
+        let mut fresh = self
+            .spare
+            .as_ref()
+            .and_then(|rx| rx.try_recv().ok())
+            .unwrap_or_else(|| Columns::with_capacity(BATCH_EVENTS));
+        fresh.clear();
+        let next = EventBatchBuilder {
+            first_seq: self.first_seq,
+            tid: std::mem::replace(&mut self.tid, fresh.tid),
+            address: std::mem::replace(&mut self.address, fresh.address),
+            size: std::mem::replace(&mut self.size, fresh.size),
+            allocator: std::mem::replace(&mut self.allocator, fresh.allocator),
+            stack_id: std::mem::replace(&mut self.stack_id, fresh.stack_id),
+            native_stack_id: std::mem::replace(&mut self.native_stack_id, fresh.native_stack_id),
+            spare: None,
+        };
         self.first_seq = next.first_seq + next.tid.len() as u64;
-        self.reserve();
         EventBatch {
             first_seq: next.first_seq,
             tid: UInt64Array::from(next.tid),
@@ -162,15 +239,6 @@ impl EventBatchBuilder {
             stack_id: UInt64Array::from(next.stack_id),
             native_stack_id: UInt64Array::from(next.native_stack_id),
         }
-    }
-
-    fn reserve(&mut self) {
-        self.tid.reserve(BATCH_EVENTS);
-        self.address.reserve(BATCH_EVENTS);
-        self.size.reserve(BATCH_EVENTS);
-        self.allocator.reserve(BATCH_EVENTS);
-        self.stack_id.reserve(BATCH_EVENTS);
-        self.native_stack_id.reserve(BATCH_EVENTS);
     }
 }
 
@@ -191,5 +259,7 @@ mod tests {
         let e = second.event(0);
         assert_eq!((e.seq, e.tid, e.allocator), (2, 2, Allocator::Mmap));
         assert_eq!(first.to_record_batch().num_rows(), 2);
+        let columns = first.into_columns().expect("sole owner");
+        assert_eq!(columns.tid, vec![1, 1]);
     }
 }

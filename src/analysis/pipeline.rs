@@ -1,0 +1,59 @@
+//! Decoding on a second thread while the calling thread analyses the batches.
+//!
+//! The decoder sends finished [`EventBatch`]es through a bounded channel (so memory stays
+//! bounded however far it runs ahead); the consumer hands each batch's columns back for reuse.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use crate::capture::{ByteStream, Decoder, EventBatch, StreamEnd};
+use crate::error::CaptureError;
+use crate::progress::Progress;
+
+/// Batches in flight between the threads.
+const IN_FLIGHT: usize = 4;
+
+/// Runs `decoder` over `stream` (up to `limit` allocation events) on a background thread and
+/// calls `consume` on every batch, in order, on this one. Returns the decoder, holding the
+/// interned stacks and thread names, and how the stream ended.
+pub fn decode_in_background(
+    mut decoder: Decoder,
+    mut stream: ByteStream<'_>,
+    path: &Path,
+    limit: Option<u64>,
+    consume: &mut dyn FnMut(&EventBatch),
+    progress: &mut dyn Progress,
+) -> Result<(Decoder, StreamEnd), CaptureError> {
+    let position = AtomicU64::new(0);
+    let position = &position;
+    std::thread::scope(|scope| {
+        let (batches_tx, batches_rx) = mpsc::sync_channel::<EventBatch>(IN_FLIGHT);
+        let (spare_tx, spare_rx) = mpsc::channel();
+        let worker = scope.spawn(move || {
+            decoder.recycle_batches_from(spare_rx);
+            let end = decoder.run(
+                &mut stream,
+                path,
+                limit,
+                &mut |batch| {
+                    // The receiver only goes away if the consumer panicked.
+                    let _ = batches_tx.send(batch);
+                },
+                &mut |p| position.store(p, Ordering::Relaxed),
+            );
+            end.map(|end| (decoder, end))
+        });
+        for batch in batches_rx {
+            consume(&batch);
+            progress.update(position.load(Ordering::Relaxed));
+            if let Some(columns) = batch.into_columns() {
+                let _ = spare_tx.send(columns);
+            }
+        }
+        match worker.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
