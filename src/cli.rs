@@ -11,7 +11,8 @@ use crate::capture::{CaptureFile, StreamEnd};
 use crate::error::{CaptureError, Error};
 use crate::progress::Bar;
 use crate::report::output::PendingOutput;
-use crate::report::Format;
+use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
+use crate::report::{Format, ParquetOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +34,7 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("report").multiple(false).args(["leaks", "temporary_allocation_threshold", "temporary_allocations"])))]
 struct TransformArgs {
-    /// Format to use for the report. Available formats: gprof2dot, csv
+    /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, parquet
     format: String,
     /// Results of the tracker run (a memray capture file)
     results: PathBuf,
@@ -56,6 +57,26 @@ struct TransformArgs {
     /// No progress bar and no "Wrote" line
     #[arg(short, long)]
     quiet: bool,
+    /// Parquet only: compression codec, one of zstd, snappy, gzip, lz4, none [default: zstd]
+    #[arg(long, value_name = "CODEC", value_parser = parse_codec)]
+    compression: Option<Codec>,
+    /// Parquet only: rows per row group [default: 65536]
+    #[arg(long, value_name = "N", value_parser = parse_row_group_size)]
+    row_group_size: Option<usize>,
+}
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    Codec::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Codec::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown codec {s:?}; expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_row_group_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive number of rows, got {s:?}")),
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -121,6 +142,18 @@ fn report_mode(args: &TransformArgs) -> ReportMode {
 fn transform(args: &TransformArgs) -> Result<(), Error> {
     let format = Format::from_name(&args.format)
         .ok_or_else(|| Error::Usage(format!("Format not supported: {}", args.format)))?;
+    if format != Format::Parquet {
+        let misplaced = [
+            ("--compression", args.compression.is_some()),
+            ("--row-group-size", args.row_group_size.is_some()),
+        ];
+        if let Some((flag, _)) = misplaced.iter().find(|(_, given)| *given) {
+            return Err(Error::Usage(format!(
+                "{flag} applies only to the parquet format, not {}",
+                format.name()
+            )));
+        }
+    }
     if !args.results.is_file() {
         return Err(Error::Usage(format!(
             "No such file: {}",
@@ -146,21 +179,24 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
     let mode = report_mode(args);
     let capture = CaptureFile::open(&args.results)?;
     let mut progress = Bar::for_stderr(args.quiet);
-    let mut report = analysis::compute(
-        &capture,
-        mode,
-        analysis::Options::default(),
-        progress.as_mut(),
-    )?;
+    let options = analysis::Options {
+        high_water_mark: format.wants_high_water_mark(),
+    };
+    let mut report = analysis::compute(&capture, mode, options, progress.as_mut())?;
     warn_about_end(&capture, &report);
 
     let write_error = |source| Error::Write {
         path: output.clone(),
         source,
     };
+    let parquet = ParquetOptions {
+        compression: args.compression.unwrap_or_default(),
+        row_group_size: args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE),
+        ..ParquetOptions::for_capture(&args.results)
+    };
     let mut pending = PendingOutput::create(&output).map_err(write_error)?;
     format
-        .write(&mut report, pending.file())
+        .write(&mut report, pending.file(), &parquet)
         .map_err(write_error)?;
     pending.commit().map_err(write_error)?;
     if !args.quiet {
@@ -233,6 +269,14 @@ mod tests {
         assert_eq!(
             p(".hidden", Format::Csv),
             PathBuf::from("memray-csv-.hidden.csv")
+        );
+        assert_eq!(
+            p("dir/run.bin", Format::Speedscope),
+            PathBuf::from("dir/memray-speedscope-run.speedscope.json")
+        );
+        assert_eq!(
+            p("memray-run.bin", Format::Parquet),
+            PathBuf::from("memray-parquet-run.parquet")
         );
     }
 }

@@ -4,6 +4,8 @@ pub mod csv;
 pub mod gprof2dot;
 pub mod json;
 pub mod output;
+pub mod parquet;
+pub mod speedscope;
 
 use std::io::{self, Write};
 
@@ -12,16 +14,26 @@ use rustc_hash::FxHashMap;
 use crate::analysis::Report;
 use crate::stacks::Location;
 
+pub use self::parquet::ParquetOptions;
+
 /// An output format of `memform transform`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
     Gprof2dot,
+    Speedscope,
+    /// memform's own: not a memray format.
+    Parquet,
 }
 
 impl Format {
-    /// Every format, in the order memray lists them.
-    pub const ALL: [Format; 2] = [Format::Gprof2dot, Format::Csv];
+    /// Every format: memray's, in the order memray lists them, then memform's own.
+    pub const ALL: [Format; 4] = [
+        Format::Gprof2dot,
+        Format::Csv,
+        Format::Speedscope,
+        Format::Parquet,
+    ];
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
     pub fn from_name(name: &str) -> Option<Format> {
@@ -34,6 +46,8 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Gprof2dot => "gprof2dot",
+            Format::Speedscope => "speedscope",
+            Format::Parquet => "parquet",
         }
     }
 
@@ -42,14 +56,29 @@ impl Format {
         match self {
             Format::Csv => ".csv",
             Format::Gprof2dot => ".json",
+            Format::Speedscope => ".speedscope.json",
+            Format::Parquet => ".parquet",
         }
     }
 
-    /// Writes `report` in this format.
-    pub fn write(self, report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
+    /// Whether the report should carry its high-water mark whatever its mode (Parquet
+    /// records it in its metadata).
+    pub fn wants_high_water_mark(self) -> bool {
+        self == Format::Parquet
+    }
+
+    /// Writes `report` in this format; `parquet` applies to [`Format::Parquet`] only.
+    pub fn write<W: Write + Send>(
+        self,
+        report: &mut Report,
+        out: &mut W,
+        parquet: &ParquetOptions,
+    ) -> io::Result<()> {
         match self {
             Format::Csv => csv::write(report, out),
             Format::Gprof2dot => gprof2dot::write(report, out),
+            Format::Speedscope => speedscope::write(report, out),
+            Format::Parquet => self::parquet::write(report, out, parquet),
         }
     }
 }
@@ -113,6 +142,8 @@ mod tests {
     fn formats_match_case_insensitively() {
         assert_eq!(Format::from_name("CSV"), Some(Format::Csv));
         assert_eq!(Format::from_name("GProf2Dot"), Some(Format::Gprof2dot));
+        assert_eq!(Format::from_name("SpeedScope"), Some(Format::Speedscope));
+        assert_eq!(Format::from_name("parquet"), Some(Format::Parquet));
         assert_eq!(Format::from_name("html"), None);
     }
 
