@@ -1,9 +1,8 @@
 //! What a report computes from a capture: the peak, the leaks or the temporary allocations,
 //! reduced into rows.
 
-pub mod high_water_mark;
+pub mod heap;
 pub mod intervals;
-pub mod live_set;
 pub mod pipeline;
 pub mod reduction;
 pub mod temporary;
@@ -19,8 +18,7 @@ use crate::capture::{
 use crate::error::CaptureError;
 use crate::progress::Progress;
 use crate::stacks::StackTable;
-use high_water_mark::{HighWaterMark, HighWaterMarkFinder};
-use live_set::LiveSet;
+use heap::{HeapTracker, HighWaterMark};
 use pipeline::decode_in_background;
 use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
@@ -103,68 +101,36 @@ pub fn compute(
     if header.file_format == FileFormat::AggregatedAllocations {
         return compute_aggregated(stream, header, path, mode, progress, total_bytes);
     }
-    let mut finder = HighWaterMarkFinder::default();
-    let (decoder, rows, end, hwm) = match mode {
-        ReportMode::Peak => {
-            // First pass: the high-water mark, without interning stacks.
-            progress.phase("Calculating high watermark", total_bytes);
-            let (first, end) = decode_in_background(
-                Decoder::new(&header, false),
-                stream,
-                path,
-                None,
-                &mut |b| finder.consume(b),
-                progress,
-            )?;
-            drop(first);
-            let hwm = finder.high_water_mark();
-            // Second pass: the live set at the high-water mark.
-            progress.phase("Processing allocation records", total_bytes);
-            let (stream, _) = open_stream(capture)?;
-            let mut live = LiveSet::default();
-            let (decoder, _) = decode_in_background(
-                Decoder::new(&header, true),
-                stream,
-                path,
-                Some(hwm.index + 1),
-                &mut |b| live.consume(b),
-                progress,
-            )?;
-            (decoder, live.reduce().finish(), end, Some(hwm))
-        }
-        ReportMode::Leaks | ReportMode::Temporary { .. } => {
-            progress.phase("Processing allocation records", total_bytes);
-            let mut live = LiveSet::default();
-            let mut temporary = match mode {
-                ReportMode::Temporary { threshold } => Some(TemporaryAllocations::new(threshold)),
-                _ => None,
-            };
-            let (decoder, end) = decode_in_background(
-                Decoder::new(&header, true),
-                stream,
-                path,
-                None,
-                &mut |b| {
-                    if options.high_water_mark {
-                        finder.consume(b);
-                    }
-                    match &mut temporary {
-                        Some(t) => t.consume(b),
-                        None => live.consume(b),
-                    }
-                },
-                progress,
-            )?;
-            let rows = match temporary {
-                Some(t) => t.reduce().finish(),
-                None => live.reduce().finish(),
-            };
-            let hwm = options.high_water_mark.then(|| finder.high_water_mark());
-            (decoder, rows, end, hwm)
-        }
+    progress.phase("Processing allocation records", total_bytes);
+    let mut heap = HeapTracker::default();
+    let mut temporary = match mode {
+        ReportMode::Temporary { threshold } => Some(TemporaryAllocations::new(threshold)),
+        _ => None,
+    };
+    let track_heap = temporary.is_none() || options.high_water_mark;
+    let (decoder, end) = decode_in_background(
+        Decoder::new(&header, true),
+        stream,
+        path,
+        None,
+        &mut |b| {
+            if track_heap {
+                heap.consume(b);
+            }
+            if let Some(t) = &mut temporary {
+                t.consume(b);
+            }
+        },
+        progress,
+    )?;
+    let hwm = track_heap.then(|| heap.high_water_mark());
+    let rows = match (mode, temporary) {
+        (_, Some(t)) => t.reduce().finish(),
+        (ReportMode::Peak, None) => heap.reduce_at_peak().finish(),
+        (_, None) => heap.reduce_at_end().finish(),
     };
     progress.finish();
-    let total = finder.events().max(decoder.allocations);
+    let total = decoder.allocations;
     // memray's report pass processes records up to the last allocation it needs: the peak
     // for peak reports, the last allocation otherwise.
     let processed = match (mode, hwm) {

@@ -424,8 +424,7 @@ impl Decoder {
             };
             let parent = self.threads[i].frames.last().copied().unwrap_or(0);
             let node = if track {
-                let frame_id = self.stacks.frames.register(frame);
-                self.stacks.tree.child(parent, frame_id).unwrap_or(0)
+                self.stacks.push(parent, frame).unwrap_or(0)
             } else {
                 0
             };

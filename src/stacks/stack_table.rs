@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::stacks::code_objects::CodeObjects;
-use crate::stacks::frame_tree::{FrameRegistry, FrameTree};
+use crate::stacks::frame_tree::{Frame, FrameRegistry, FrameTree};
 use crate::stacks::line_table;
 
 /// A resolved frame: function, file and line, as memray's `Location`.
@@ -24,6 +24,56 @@ pub struct StackTable {
     /// `PY_VERSION_HEX` of the traced interpreter, which decides the line-table format.
     pub python_version: u32,
     locations: Vec<Option<Location>>,
+    push_memo: PushMemo,
+}
+
+/// A direct-mapped memo of `(parent stack, frame) -> child stack`: a frame push that was
+/// seen before costs one array probe instead of two hash-map lookups.
+#[derive(Debug)]
+struct PushMemo {
+    slots: Vec<MemoSlot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MemoSlot {
+    parent: u64,
+    frame: Frame,
+    child: u64,
+}
+
+const MEMO_SLOTS: usize = 1 << 12;
+
+impl Default for PushMemo {
+    fn default() -> Self {
+        PushMemo {
+            slots: vec![
+                MemoSlot {
+                    parent: u64::MAX,
+                    frame: Frame {
+                        code_object_id: 0,
+                        instruction_offset: 0,
+                        is_entry_frame: false,
+                    },
+                    child: 0,
+                };
+                MEMO_SLOTS
+            ],
+        }
+    }
+}
+
+impl PushMemo {
+    #[inline]
+    fn slot(parent: u64, frame: &Frame) -> usize {
+        let h = parent
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(frame.code_object_id.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+            .wrapping_add(
+                (frame.instruction_offset as u32 as u64) << 1 | frame.is_entry_frame as u64,
+            )
+            .wrapping_mul(0x1656_67b1_9e37_79f9);
+        (h >> 52) as usize & (MEMO_SLOTS - 1)
+    }
 }
 
 impl StackTable {
@@ -32,6 +82,25 @@ impl StackTable {
             python_version,
             ..StackTable::default()
         }
+    }
+
+    /// The stack reached by pushing `frame` onto stack `parent`, interning both as needed.
+    /// `None` when `parent` is not a known stack.
+    #[inline]
+    pub fn push(&mut self, parent: u64, frame: Frame) -> Option<u64> {
+        let i = PushMemo::slot(parent, &frame);
+        let slot = self.push_memo.slots[i];
+        if slot.parent == parent && slot.frame == frame {
+            return Some(slot.child);
+        }
+        let frame_id = self.frames.register(frame);
+        let child = self.tree.child(parent, frame_id)?;
+        self.push_memo.slots[i] = MemoSlot {
+            parent,
+            frame,
+            child,
+        };
+        Some(child)
     }
 
     /// The location of frame `frame_id` (memray's `frameToLocation`): a frame whose code

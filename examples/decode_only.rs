@@ -1,0 +1,23 @@
+//! Times decoding alone (no analysis) of a capture: `decode_only CAPTURE`.
+use memform::capture::*;
+fn main() {
+    let path =
+        std::path::PathBuf::from(std::env::args().nth(1).expect("usage: decode_only CAPTURE"));
+    let cap = CaptureFile::open(&path).expect("open");
+    for track in [false, true] {
+        let mut s = cap.stream();
+        let h = read_header(&mut s, &path).expect("header");
+        let t = std::time::Instant::now();
+        let mut d = Decoder::new(&h, track);
+        let mut n = 0u64;
+        d.run(
+            &mut s,
+            &path,
+            None,
+            &mut |b| n += b.len() as u64,
+            &mut |_| {},
+        )
+        .expect("decode");
+        println!("track_stacks={track}: {n} events in {:.2?}", t.elapsed());
+    }
+}

@@ -1,0 +1,273 @@
+//! The heap over one pass of the event stream: the live allocations, the high-water mark, and
+//! the allocations alive at it (memray's `HighWatermarkFinder` and
+//! `SnapshotAllocationAggregator` in one pass).
+//!
+//! memray finds the peak in a first pass and rebuilds the live set up to it in a second. One
+//! pass is enough: the allocations alive at the latest peak `P` are those still live now that
+//! were made at or before `P`, plus those that died since `P` — which are kept aside as they
+//! die, and dropped whenever a new peak is reached. That side list never holds more than the
+//! live set at the peak, so memory stays bounded by live state. Mappings (mmap) are few;
+//! their interval list is copied before the first change after a peak.
+//!
+//! The bookkeeping follows memray's: a simple allocation at an address already live replaces
+//! it without freeing it; a free of an unknown address changes nothing (but still counts as
+//! an event at which the peak may move, the comparison being `>=`).
+
+use rustc_hash::FxHashMap;
+
+use crate::analysis::intervals::IntervalSet;
+use crate::analysis::reduction::{Member, Reducer, Representative};
+use crate::capture::{Allocator, AllocatorKind, EventBatch};
+
+/// The high-water mark: its event index and the heap size there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HighWaterMark {
+    pub index: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct HeapTracker {
+    by_address: FxHashMap<u64, Member>,
+    mappings: IntervalSet<Member>,
+    current: u64,
+    peak: HighWaterMark,
+    /// Allocations alive at the peak that died after it.
+    died_since_peak: Vec<Member>,
+    /// The mappings as they were at the peak, once they have changed since.
+    mappings_at_peak: Option<IntervalSet<Member>>,
+    events: u64,
+}
+
+impl HeapTracker {
+    pub fn consume(&mut self, batch: &EventBatch) {
+        let tids = batch.tid.values();
+        let addresses = batch.address.values();
+        let sizes = batch.size.values();
+        let allocators = batch.allocator.values();
+        let stacks = batch.stack_id.values();
+        let natives = batch.native_stack_id.values();
+        for row in 0..batch.len() {
+            let seq = batch.first_seq + row as u64;
+            let Some(allocator) = Allocator::from_id(allocators[row]) else {
+                continue;
+            };
+            let (address, size) = (addresses[row], sizes[row]);
+            let peak_index = self.peak.index;
+            let alive_at_peak = |m: &Member| self.events > 0 && m.seq <= peak_index;
+            match allocator.kind() {
+                AllocatorKind::SimpleAllocator => {
+                    let member = Member {
+                        seq,
+                        tid: tids[row],
+                        allocator,
+                        stack_id: stacks[row],
+                        native_stack_id: natives[row],
+                        size,
+                    };
+                    self.current = self.current.wrapping_add(size);
+                    if let Some(old) = self.by_address.insert(address, member) {
+                        if alive_at_peak(&old) {
+                            self.died_since_peak.push(old);
+                        }
+                    }
+                }
+                AllocatorKind::SimpleDeallocator => {
+                    if let Some(old) = self.by_address.remove(&address) {
+                        self.current = self.current.wrapping_sub(old.size);
+                        if alive_at_peak(&old) {
+                            self.died_since_peak.push(old);
+                        }
+                    }
+                }
+                AllocatorKind::RangedAllocator => {
+                    if self.mappings_at_peak.is_none() {
+                        self.mappings_at_peak = Some(self.mappings.clone());
+                    }
+                    let member = Member {
+                        seq,
+                        tid: tids[row],
+                        allocator,
+                        stack_id: stacks[row],
+                        native_stack_id: natives[row],
+                        size,
+                    };
+                    self.mappings.add(address, size, member);
+                    self.current = self.current.wrapping_add(size);
+                }
+                AllocatorKind::RangedDeallocator => {
+                    if self.mappings_at_peak.is_none() {
+                        self.mappings_at_peak = Some(self.mappings.clone());
+                    }
+                    let freed = self.mappings.remove(address, size);
+                    self.current = self.current.wrapping_sub(freed);
+                }
+            }
+            if self.current >= self.peak.bytes {
+                self.peak = HighWaterMark {
+                    index: seq,
+                    bytes: self.current,
+                };
+                self.died_since_peak.clear();
+                self.mappings_at_peak = None;
+            }
+            self.events = seq + 1;
+        }
+    }
+
+    /// The high-water mark (index 0 and 0 bytes when there were no events).
+    pub fn high_water_mark(&self) -> HighWaterMark {
+        self.peak
+    }
+
+    /// Allocation events seen.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The allocations alive at the high-water mark, reduced into rows. Each surviving piece
+    /// of a mapping is one member with its current size.
+    pub fn reduce_at_peak(self) -> Reducer {
+        let mut reducer = Reducer::new(Representative::Earliest);
+        let peak = self.peak.index;
+        for m in self.by_address.into_values() {
+            if m.seq <= peak {
+                reducer.add(m);
+            }
+        }
+        for m in self.died_since_peak {
+            reducer.add(m);
+        }
+        let mappings = self.mappings_at_peak.unwrap_or(self.mappings);
+        for (size, m) in mappings.iter() {
+            if m.seq <= peak {
+                reducer.add(Member { size, ..*m });
+            }
+        }
+        reducer
+    }
+
+    /// The allocations alive at the end (leaks), reduced into rows.
+    pub fn reduce_at_end(self) -> Reducer {
+        let mut reducer = Reducer::new(Representative::Earliest);
+        for m in self.by_address.into_values() {
+            reducer.add(m);
+        }
+        for (size, m) in self.mappings.iter() {
+            reducer.add(Member { size, ..*m });
+        }
+        reducer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::events::EventBatchBuilder;
+
+    fn run(events: &[(u64, u64, Allocator)]) -> HeapTracker {
+        let mut b = EventBatchBuilder::new(0);
+        for (i, &(address, size, allocator)) in events.iter().enumerate() {
+            b.push(1, address, size, allocator, i as u64 + 1, 0);
+        }
+        let mut h = HeapTracker::default();
+        h.consume(&b.finish());
+        h
+    }
+
+    fn sizes(reducer: Reducer) -> Vec<u64> {
+        let batch = reducer.finish();
+        crate::analysis::reduction::Rows::new(&batch).size.to_vec()
+    }
+
+    #[test]
+    fn the_live_set_at_the_peak_includes_what_died_after_it() {
+        use Allocator::*;
+        let h = run(&[
+            (0x10, 100, Malloc),
+            (0x20, 50, Malloc),
+            (0x10, 0, Free),
+            (0x30, 10, Malloc),
+            (0x20, 0, Free),
+        ]);
+        // Heap: 100, 150 (peak at event 1), 50, 60, 10.
+        assert_eq!(
+            h.high_water_mark(),
+            HighWaterMark {
+                index: 1,
+                bytes: 150
+            }
+        );
+        assert_eq!(sizes(h.reduce_at_peak()), vec![100, 50]);
+    }
+
+    #[test]
+    fn equal_maxima_move_the_peak_forward() {
+        use Allocator::*;
+        let h = run(&[
+            (0x10, 100, Malloc),
+            (0x10, 0, Free),
+            (0x20, 100, Malloc),
+            (0x99, 0, Free),
+        ]);
+        assert_eq!(
+            h.high_water_mark(),
+            HighWaterMark {
+                index: 3,
+                bytes: 100
+            }
+        );
+        assert_eq!(sizes(h.reduce_at_peak()), vec![100]);
+    }
+
+    #[test]
+    fn a_replaced_allocation_counts_at_the_peak_and_not_after() {
+        use Allocator::*;
+        // The second malloc at 0x10 replaces the first without freeing it (memray's rule).
+        let h = run(&[(0x10, 100, Malloc), (0x10, 30, Malloc), (0x10, 0, Free)]);
+        assert_eq!(
+            h.high_water_mark(),
+            HighWaterMark {
+                index: 1,
+                bytes: 130
+            }
+        );
+        assert_eq!(sizes(h.reduce_at_peak()), vec![30]);
+        let h = run(&[
+            (0x10, 100, Malloc),
+            (0x20, 5, Malloc),
+            (0x20, 0, Free),
+            (0x10, 30, Malloc),
+        ]);
+        assert_eq!(
+            h.high_water_mark(),
+            HighWaterMark {
+                index: 3,
+                bytes: 130
+            }
+        );
+        assert_eq!(sizes(h.reduce_at_end()), vec![30]);
+    }
+
+    #[test]
+    fn mappings_are_restored_to_their_state_at_the_peak() {
+        use Allocator::*;
+        let h = run(&[
+            (0x1000, 4096, Mmap),
+            (0x8000, 8192, Mmap),
+            (0x1000, 4096, Munmap),
+            (0x9000, 1024, Munmap),
+        ]);
+        assert_eq!(
+            h.high_water_mark(),
+            HighWaterMark {
+                index: 1,
+                bytes: 12288
+            }
+        );
+        assert_eq!(sizes(h.reduce_at_peak()), vec![4096, 8192]);
+        // A partial unmap splits the mapping; both pieces belong to the same row.
+        let h = run(&[(0x8000, 8192, Mmap), (0x9000, 1024, Munmap)]);
+        assert_eq!(sizes(h.reduce_at_end()), vec![7168]);
+    }
+}
