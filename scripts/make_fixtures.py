@@ -2,6 +2,8 @@
 """Record the committed test fixtures with memray and store memray's own outputs.
 
     python3 scripts/make_fixtures.py [--memray 1.20.0] [--pythons 3.9,3.10,3.11,3.12,3.13]
+                                     [--formats csv,gprof2dot,speedscope]
+    python3 scripts/make_fixtures.py --transform-only [--formats speedscope]
 
 For every Python version the fixture workload (tests/fixtures/workload.py) is recorded in the
 default mode; Python 3.11 (the first of --full-pythons) also in every other capture mode.
@@ -9,10 +11,17 @@ memray's `memray transform` is then run for each format and report mode, and its
 its refusal) is written to tests/fixtures/expected/. For peak and leak reports of full captures
 the members of every row are written too (replay.py from ../shared/corpus), because memray
 picks a merged row's allocator and thread from an arbitrary member when members differ.
+
+With --transform-only nothing is recorded: every capture already in tests/fixtures/captures is
+transformed again (with the memray and Python its name gives, `v<memray>-py<python>-<mode>`) in
+the formats of --formats, e.g. to add the expected outputs of a new format.
+Expected files are named `<capture>-<format>-<report><suffix>`, where the suffix of
+speedscope is `.json` (not memray's `.speedscope.json`), so that the name splits at its last dot.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +48,7 @@ REPORTS = {
     "temp0": ["--temporary-allocation-threshold", "0"],
     "temp5": ["--temporary-allocation-threshold", "5"],
 }
-SUFFIX = {"csv": ".csv", "gprof2dot": ".json"}
+SUFFIX = {"csv": ".csv", "gprof2dot": ".json", "speedscope": ".json"}
 
 
 def find_python(version):
@@ -73,16 +82,61 @@ def record(python, mode, capture):
     proc.wait()
 
 
+def transform(python, name, mode, capture, expected, formats):
+    """memray's outputs (or refusals) for `capture` in `formats` and every report mode."""
+    for fmt in formats:
+        suffix = SUFFIX[fmt]
+        for report, flags in REPORTS.items():
+            case = f"{name}-{fmt}-{report}"
+            out = expected / f"{case}{suffix}"
+            error = expected / f"{case}.error"
+            proc = subprocess.run(
+                [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
+                capture_output=True, text=True,
+            )
+            if proc.returncode != 0:
+                if out.exists():
+                    out.unlink()
+                message = (proc.stderr.strip().splitlines() or [""])[-1]
+                error.write_text(message + "\n")
+                continue
+            if error.exists():
+                error.unlink()
+            if fmt == "csv" and report in ("peak", "leaks") and mode != "aggregate" and REPLAY.exists():
+                members = subprocess.run(
+                    [str(python), str(REPLAY), str(capture), report], capture_output=True, text=True, check=True
+                ).stdout
+                rows = [
+                    {"allocators": g["allocators"], "tids": g["tids"]}
+                    for g in json.loads(members)
+                ]
+                (expected / f"{name}-{report}.members.json").write_text(json.dumps(rows) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--memray", default="1.20.0")
     ap.add_argument("--pythons", default="3.9,3.10,3.11,3.12,3.13")
     ap.add_argument("--full-pythons", default="3.11,3.13")
+    ap.add_argument("--formats", default=None, help="comma-separated; default: all (speedscope with --transform-only)")
+    ap.add_argument("--transform-only", action="store_true", help="re-transform the committed captures; record nothing")
     opts = ap.parse_args()
     captures = FIXTURES / "captures"
     expected = FIXTURES / "expected"
     captures.mkdir(parents=True, exist_ok=True)
     expected.mkdir(parents=True, exist_ok=True)
+    default_formats = "speedscope" if opts.transform_only else ",".join(SUFFIX)
+    formats = (opts.formats or default_formats).split(",")
+    unknown = set(formats) - set(SUFFIX)
+    if unknown:
+        raise SystemExit(f"unknown formats: {sorted(unknown)}")
+    if opts.transform_only:
+        for capture in sorted(captures.glob("v*-py*-*.bin")):
+            name = capture.stem
+            version, py, mode = re.fullmatch(r"v(.+?)-py(\d+\.\d+)-(\w+)", name).groups()
+            print(f"transform {name}", file=sys.stderr)
+            transform(venv_for(version, py), name, mode, capture, expected, formats)
+        return
     full = opts.full_pythons.split(",")
     for py in opts.pythons.split(","):
         python = venv_for(opts.memray, py)
@@ -91,29 +145,7 @@ def main():
             capture = captures / f"{name}.bin"
             print(f"record {name}", file=sys.stderr)
             record(python, mode, capture)
-            for fmt, suffix in SUFFIX.items():
-                for report, flags in REPORTS.items():
-                    case = f"{name}-{fmt}-{report}"
-                    out = expected / f"{case}{suffix}"
-                    proc = subprocess.run(
-                        [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
-                        capture_output=True, text=True,
-                    )
-                    if proc.returncode != 0:
-                        if out.exists():
-                            out.unlink()
-                        message = (proc.stderr.strip().splitlines() or [""])[-1]
-                        (expected / f"{case}.error").write_text(message + "\n")
-                        continue
-                    if fmt == "csv" and report in ("peak", "leaks") and mode != "aggregate" and REPLAY.exists():
-                        members = subprocess.run(
-                            [str(python), str(REPLAY), str(capture), report], capture_output=True, text=True, check=True
-                        ).stdout
-                        rows = [
-                            {"allocators": g["allocators"], "tids": g["tids"]}
-                            for g in json.loads(members)
-                        ]
-                        (expected / f"{name}-{report}.members.json").write_text(json.dumps(rows) + "\n")
+            transform(python, name, mode, capture, expected, formats)
 
 
 if __name__ == "__main__":

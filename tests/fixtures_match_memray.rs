@@ -5,6 +5,9 @@
 //! peak and leak reports of full captures, a row merged from members of different allocators
 //! or threads takes its allocator and thread from whichever member a hash map yields first;
 //! there (and only there, per the recorded members) any member's values are accepted.
+//! speedscope documents name their exporter (memray's `memray@1.20.0`, memform's
+//! `memform@<version>`); apart from that field they must be equal as parsed JSON and
+//! byte-identical.
 
 mod common;
 
@@ -74,12 +77,43 @@ fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) 
     ambiguous
 }
 
+/// speedscope: equal to memray's document as parsed JSON once the `exporter` field is set
+/// aside, and byte-identical once it is replaced by memray's.
+fn check_speedscope(case: &str, ours: &str, theirs: &str) {
+    let mut a: serde_json::Value = serde_json::from_str(ours)
+        .unwrap_or_else(|e| panic!("{case}: our speedscope output is not JSON: {e}"));
+    let mut b: serde_json::Value = serde_json::from_str(theirs).unwrap();
+    let exporter = |v: &mut serde_json::Value| {
+        v.as_object_mut()
+            .and_then(|o| o.remove("exporter"))
+            .and_then(|e| e.as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("{case}: no exporter"))
+    };
+    let (ours_exporter, theirs_exporter) = (exporter(&mut a), exporter(&mut b));
+    assert_eq!(
+        ours_exporter,
+        format!("memform@{}", env!("CARGO_PKG_VERSION")),
+        "{case}: exporter"
+    );
+    assert!(
+        a == b,
+        "{case}: speedscope documents differ (apart from the exporter)"
+    );
+    let field = |e: &str| format!("\"exporter\": \"{e}\"}}");
+    let ours = ours.replacen(&field(&ours_exporter), &field(&theirs_exporter), 1);
+    assert!(
+        ours == theirs,
+        "{case}: speedscope output equal as JSON but not byte-identical to memray's"
+    );
+}
+
 #[test]
 fn every_fixture_case_matches_memray() {
     let expected_dir = fixtures().join("expected");
     let out_dir = tempfile::tempdir().unwrap();
     let mut cases = 0;
     let mut identical = 0;
+    let mut speedscope = 0;
     for path in files(&expected_dir) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".members.json") {
@@ -113,6 +147,12 @@ fn every_fixture_case_matches_memray() {
         assert_eq!(o.status.code(), Some(0), "{stem}: {}", stderr(&o));
         let ours = std::fs::read_to_string(&out).unwrap();
         let theirs = std::fs::read_to_string(&path).unwrap();
+        if format == "speedscope" {
+            check_speedscope(stem, &ours, &theirs);
+            identical += 1;
+            speedscope += 1;
+            continue;
+        }
         if ours == theirs {
             identical += 1;
             continue;
@@ -124,10 +164,17 @@ fn every_fixture_case_matches_memray() {
             .map(|b| serde_json::from_slice(&b).unwrap());
         check_csv(stem, &ours, &theirs, members.as_deref());
     }
-    eprintln!("{cases} fixture cases, {identical} byte-identical");
+    eprintln!(
+        "{cases} fixture cases, {identical} byte-identical \
+         ({speedscope} speedscope documents, apart from their exporter)"
+    );
     assert!(
         cases >= 100,
         "expected at least 100 fixture cases, found {cases}"
+    );
+    assert!(
+        speedscope >= 50,
+        "expected at least 50 speedscope fixture cases, found {speedscope}"
     );
 }
 

@@ -196,7 +196,7 @@ pub fn metadata(report: &Report, options: &ParquetOptions) -> Vec<(String, Strin
         FileFormat::AllAllocations => "all_allocations",
         FileFormat::AggregatedAllocations => "aggregated_allocations",
     };
-    let pairs: [(&str, String); 17] = [
+    let pairs: [(&str, String); 19] = [
         ("schema_version", SCHEMA_VERSION.to_string()),
         ("version", env!("CARGO_PKG_VERSION").to_string()),
         ("capture.path", options.capture_path.clone()),
@@ -207,6 +207,8 @@ pub fn metadata(report: &Report, options: &ParquetOptions) -> Vec<(String, Strin
         ("python_version", python_version(h.python_version)),
         ("pid", h.pid.to_string()),
         ("command_line", h.command_line.clone()),
+        ("start_time_ms", h.stats.start_time_ms.to_string()),
+        ("end_time_ms", h.stats.end_time_ms.to_string()),
         ("native_traces", h.native_traces.to_string()),
         (
             "python_allocator",
