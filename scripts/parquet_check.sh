@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Parquet reports read by pandas, polars and DuckDB, against memform's CSV reports of the same
+# captures, with the metadata and the example queries of docs/parquet-schema.md
+# (tests/parquet/check_readers.py says what is compared). Needs python3 (3.9+) and PyPI: it
+# makes a venv with pyarrow, pandas, polars, duckdb, lz4 and memray 1.20.0, reused while it
+# still imports them. MEMFORM_PARQUET_VENV chooses where (default ~/.cache/memform-parquet-venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${MEMFORM_PARQUET_VENV:-$HOME/.cache/memform-parquet-venv}
+packages=(pyarrow pandas polars duckdb lz4 memray==1.20.0)
+if ! "$venv/bin/python" -c 'import pyarrow, pandas, polars, duckdb, lz4.frame, memray' 2>/dev/null; then
+  echo "parquet check: making $venv" >&2
+  python3 -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}"
+fi
+if [ ! -x target/release/memform ]; then
+  cargo build --release --locked
+fi
+"$venv/bin/python" tests/parquet/check_readers.py --memform target/release/memform \
+  --replay "${MEMFORM_SHARED:-../shared}/corpus/replay.py"
