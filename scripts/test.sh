@@ -2,11 +2,14 @@
 # The project's test command (README.md; CI runs it through .ci/run):
 #  1. unit and integration tests over the committed fixtures (byte-identical to memray);
 #  2. a small live comparison: memray 1.20.0 from PyPI records the fixture workload, and
-#     ../shared/corpus/check.py compares memform with that memray's own outputs.
+#     ../shared/corpus/check.py compares memform with that memray's own outputs;
+#  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports.
+# MEMFORM_SKIP_LIVE=1 skips 2 and 3, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
 cargo test --release --locked
 if [ "${MEMFORM_SKIP_LIVE:-0}" != 1 ]; then
   bash scripts/live_check.sh
+  bash scripts/parquet_check.sh
 fi

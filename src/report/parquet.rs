@@ -361,6 +361,16 @@ pub fn write<W: Write + Send>(
     out: W,
     options: &ParquetOptions,
 ) -> io::Result<()> {
+    write_groups(report, out, options, MAX_TEXT_BYTES_PER_GROUP)
+}
+
+/// [`write`], closing a row group early once its stack traces reach `max_text_bytes`.
+fn write_groups<W: Write + Send>(
+    report: &mut Report,
+    out: W,
+    options: &ParquetOptions,
+    max_text_bytes: usize,
+) -> io::Result<()> {
     let row_group_size = options.row_group_size.max(1);
     let kv = metadata(report, options)
         .into_iter()
@@ -427,7 +437,7 @@ pub fn write<W: Write + Send>(
         }
         group.depth.push(frames.len() as u32);
 
-        if group.len() >= row_group_size || group.text_bytes >= MAX_TEXT_BYTES_PER_GROUP {
+        if group.len() >= row_group_size || group.text_bytes >= max_text_bytes {
             let full = std::mem::replace(
                 &mut group,
                 Group::new(row_group_size.min(rows.len() - row - 1)),
@@ -488,6 +498,45 @@ mod tests {
                 "depth"
             ]
         );
+    }
+
+    #[test]
+    fn long_stack_traces_close_row_groups_early() {
+        use crate::analysis::{compute, Options};
+        use crate::capture::CaptureFile;
+        use crate::progress::Silent;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/captures/v1.20.0-py3.11-default.bin");
+        let capture = CaptureFile::open(&path).unwrap();
+        let mut report =
+            compute(&capture, ReportMode::Leaks, Options::default(), &mut Silent).unwrap();
+        let rows = report.rows.num_rows();
+        assert!(rows > 10);
+        let options = ParquetOptions::for_capture(&path);
+        let read_groups = |bytes: Vec<u8>| {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(&bytes).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            let groups: Vec<i64> = reader
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            groups
+        };
+        // Every non-empty stack trace fills a group.
+        let mut out = Vec::new();
+        write_groups(&mut report, &mut out, &options, 1).unwrap();
+        let groups = read_groups(out);
+        assert!(groups.len() > rows / 2, "{groups:?}");
+        assert_eq!(groups.iter().sum::<i64>(), rows as i64);
+        // The default: one group.
+        let mut out = Vec::new();
+        write(&mut report, &mut out, &options).unwrap();
+        assert_eq!(read_groups(out), vec![rows as i64]);
     }
 
     #[test]
