@@ -1,5 +1,7 @@
 //! Times decoding alone (no analysis) of a capture: `decode_only CAPTURE`.
+//! Batches are recycled as in the real pipeline.
 use memform::capture::*;
+
 fn main() {
     let path =
         std::path::PathBuf::from(std::env::args().nth(1).expect("usage: decode_only CAPTURE"));
@@ -9,15 +11,17 @@ fn main() {
         let h = read_header(&mut s, &path).expect("header");
         let t = std::time::Instant::now();
         let mut d = Decoder::new(&h, track);
+        let (tx, rx) = std::sync::mpsc::channel();
+        d.recycle_batches_from(rx);
         let mut n = 0u64;
-        d.run(
-            &mut s,
-            &path,
-            None,
-            &mut |b| n += b.len() as u64,
-            &mut |_| {},
-        )
-        .expect("decode");
+        let mut sink = |b: EventBatch| {
+            n += b.len() as u64;
+            if let Some(c) = b.into_columns() {
+                let _ = tx.send(c);
+            }
+        };
+        d.run(&mut s, &path, None, &mut sink, &mut |_| {})
+            .expect("decode");
         println!("track_stacks={track}: {n} events in {:.2?}", t.elapsed());
     }
 }

@@ -96,6 +96,18 @@ impl<'a> Cursor<'a> {
 
     #[inline(never)]
     fn varint_slow(&mut self) -> Result<u64, Short> {
+        // With ten bytes at hand no byte needs its own bounds check.
+        if let Some(bytes) = self.buf.get(self.pos..self.pos + 10) {
+            let mut value = 0u64;
+            for (i, &b) in bytes.iter().enumerate() {
+                value |= u64::from(b & 0x7f) << (7 * i as u32);
+                if b & 0x80 == 0 {
+                    self.pos += i + 1;
+                    return Ok(value);
+                }
+            }
+            return Err(Short::Malformed("a varint of at most 10 bytes"));
+        }
         let mut value = 0u64;
         let mut shift = 0u32;
         loop {

@@ -311,7 +311,10 @@ impl Decoder {
             let base = self.last_data_pointer.wrapping_add(delta as u64);
             Ok((base << 3, Some(base)))
         } else {
-            let slot = (self.recent_head + usize::from(cache_index)) % 15;
+            let mut slot = self.recent_head + usize::from(cache_index);
+            if slot >= 15 {
+                slot -= 15;
+            }
             Ok((self.recent_addresses[slot], None))
         }
     }
@@ -320,7 +323,11 @@ impl Decoder {
     fn remember_address(&mut self, address: u64, base: Option<u64>) {
         if let Some(base) = base {
             self.last_data_pointer = base;
-            self.recent_head = (self.recent_head + 14) % 15;
+            self.recent_head = if self.recent_head == 0 {
+                14
+            } else {
+                self.recent_head - 1
+            };
             self.recent_addresses[self.recent_head] = address;
         }
     }

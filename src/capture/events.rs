@@ -112,28 +112,6 @@ pub struct Columns {
     native_stack_id: Vec<u64>,
 }
 
-impl Columns {
-    fn with_capacity(n: usize) -> Self {
-        Columns {
-            tid: Vec::with_capacity(n),
-            address: Vec::with_capacity(n),
-            size: Vec::with_capacity(n),
-            allocator: Vec::with_capacity(n),
-            stack_id: Vec::with_capacity(n),
-            native_stack_id: Vec::with_capacity(n),
-        }
-    }
-
-    fn clear(&mut self) {
-        self.tid.clear();
-        self.address.clear();
-        self.size.clear();
-        self.allocator.clear();
-        self.stack_id.clear();
-        self.native_stack_id.clear();
-    }
-}
-
 fn into_vec<T: ArrowPrimitiveType>(array: PrimitiveArray<T>) -> Option<Vec<T::Native>> {
     let (_, values, _) = array.into_parts();
     values.into_inner().into_vec().ok()
@@ -164,6 +142,8 @@ pub struct EventBatchBuilder {
     allocator: Vec<u8>,
     stack_id: Vec<u64>,
     native_stack_id: Vec<u64>,
+    /// Events in the batch; the column vectors may be longer (pre-sized).
+    len: usize,
     /// Columns of consumed batches, handed back for reuse.
     spare: Option<Receiver<Columns>>,
 }
@@ -176,6 +156,8 @@ impl EventBatchBuilder {
         }
     }
 
+    /// Appends one event. The columns are pre-sized to [`BATCH_EVENTS`], so this is a few
+    /// stores; the caller finishes the batch when [`EventBatchBuilder::is_full`].
     #[inline]
     pub fn push(
         &mut self,
@@ -186,24 +168,40 @@ impl EventBatchBuilder {
         stack_id: u64,
         native_stack_id: u64,
     ) {
-        self.tid.push(tid);
-        self.address.push(address);
-        self.size.push(size);
-        self.allocator.push(allocator.id());
-        self.stack_id.push(stack_id);
-        self.native_stack_id.push(native_stack_id);
+        let n = self.len;
+        if n >= self.tid.len() {
+            self.grow();
+        }
+        self.tid[n] = tid;
+        self.address[n] = address;
+        self.size[n] = size;
+        self.allocator[n] = allocator.id();
+        self.stack_id[n] = stack_id;
+        self.native_stack_id[n] = native_stack_id;
+        self.len = n + 1;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let n = (self.tid.len() * 2).max(BATCH_EVENTS);
+        self.tid.resize(n, 0);
+        self.address.resize(n, 0);
+        self.size.resize(n, 0);
+        self.allocator.resize(n, 0);
+        self.stack_id.resize(n, 0);
+        self.native_stack_id.resize(n, 0);
     }
 
     pub fn len(&self) -> usize {
-        self.tid.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tid.is_empty()
+        self.len == 0
     }
 
     pub fn is_full(&self) -> bool {
-        self.tid.len() >= BATCH_EVENTS
+        self.len >= BATCH_EVENTS
     }
 
     /// Reuses the columns that arrive on `spare` for later batches.
@@ -213,12 +211,19 @@ impl EventBatchBuilder {
 
     /// Finishes the batch and starts the next one right after it.
     pub fn finish(&mut self) -> EventBatch {
-        let mut fresh = self
+        let fresh = self
             .spare
             .as_ref()
             .and_then(|rx| rx.try_recv().ok())
-            .unwrap_or_else(|| Columns::with_capacity(BATCH_EVENTS));
-        fresh.clear();
+            .unwrap_or_default();
+        // Recycled columns keep their length: they are overwritten by index, not cleared.
+        self.tid.truncate(self.len);
+        self.address.truncate(self.len);
+        self.size.truncate(self.len);
+        self.allocator.truncate(self.len);
+        self.stack_id.truncate(self.len);
+        self.native_stack_id.truncate(self.len);
+        self.len = 0;
         let next = EventBatchBuilder {
             first_seq: self.first_seq,
             tid: std::mem::replace(&mut self.tid, fresh.tid),
@@ -227,6 +232,7 @@ impl EventBatchBuilder {
             allocator: std::mem::replace(&mut self.allocator, fresh.allocator),
             stack_id: std::mem::replace(&mut self.stack_id, fresh.stack_id),
             native_stack_id: std::mem::replace(&mut self.native_stack_id, fresh.native_stack_id),
+            len: 0,
             spare: None,
         };
         self.first_seq = next.first_seq + next.tid.len() as u64;
@@ -261,5 +267,25 @@ mod tests {
         assert_eq!(first.to_record_batch().num_rows(), 2);
         let columns = first.into_columns().expect("sole owner");
         assert_eq!(columns.tid, vec![1, 1]);
+    }
+}
+#[cfg(test)]
+mod recycle_tests {
+    use super::*;
+    #[test]
+    fn full_batches_recycle() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut b = EventBatchBuilder::new(0);
+        b.recycle_from(rx);
+        for round in 0..3 {
+            for _ in 0..BATCH_EVENTS {
+                b.push(1, 2, 3, Allocator::Malloc, 4, 5);
+            }
+            let batch = b.finish();
+            let ptr = batch.tid.values().as_ptr() as usize;
+            let cols = batch.into_columns();
+            eprintln!("round {round} ptr {ptr:x} recycled {}", cols.is_some());
+            tx.send(cols.unwrap()).unwrap();
+        }
     }
 }

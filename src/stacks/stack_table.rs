@@ -41,7 +41,7 @@ struct MemoSlot {
     child: u64,
 }
 
-const MEMO_SLOTS: usize = 1 << 12;
+const MEMO_SLOTS: usize = 1 << 10;
 
 impl Default for PushMemo {
     fn default() -> Self {
@@ -72,7 +72,7 @@ impl PushMemo {
                 (frame.instruction_offset as u32 as u64) << 1 | frame.is_entry_frame as u64,
             )
             .wrapping_mul(0x1656_67b1_9e37_79f9);
-        (h >> 52) as usize & (MEMO_SLOTS - 1)
+        (h >> 54) as usize & (MEMO_SLOTS - 1)
     }
 }
 
