@@ -129,9 +129,14 @@ fn rows_of(batch: &RecordBatch) -> Vec<Row> {
         .collect()
 }
 
+/// `memform.*` key-value metadata.
+type Metadata = HashMap<String, String>;
+/// Rows and codec of each row group.
+type Groups = Vec<(i64, Compression)>;
+
 /// Reads a Parquet report: its rows, its `memform.*` metadata, and the rows and codec of
 /// each row group.
-fn read_parquet(path: &Path) -> (Vec<Row>, HashMap<String, String>, Vec<(i64, Compression)>) {
+fn read_parquet(path: &Path) -> (Vec<Row>, Metadata, Groups) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     assert_eq!(
         builder.schema().fields().len(),

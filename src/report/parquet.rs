@@ -25,6 +25,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::reduction::Rows;
@@ -232,18 +233,31 @@ pub fn metadata(report: &Report, options: &ParquetOptions) -> Vec<(String, Strin
 /// Strings of one dictionary column within one row group.
 #[derive(Default)]
 struct Interner {
-    index: FxHashMap<Arc<str>, i32>,
+    /// By the address of the shared string: the stack table hands out the same `Arc` for a
+    /// frame every time, so this is usually all the lookup costs. The `Arc` is kept so that
+    /// its address cannot be reused by another string while the entry exists.
+    by_address: FxHashMap<usize, (Arc<str>, i32)>,
+    by_text: FxHashMap<Arc<str>, i32>,
     values: Vec<Arc<str>>,
 }
 
 impl Interner {
     fn key(&mut self, s: &Arc<str>) -> i32 {
-        if let Some(&k) = self.index.get(s) {
+        let address = Arc::as_ptr(s) as *const u8 as usize;
+        if let Some(&(_, k)) = self.by_address.get(&address) {
             return k;
         }
-        let k = i32::try_from(self.values.len()).expect("fewer than 2^31 strings per group");
-        self.index.insert(s.clone(), k);
-        self.values.push(s.clone());
+        let k = match self.by_text.get(s) {
+            Some(&k) => k,
+            None => {
+                let k =
+                    i32::try_from(self.values.len()).expect("fewer than 2^31 strings per group");
+                self.by_text.insert(s.clone(), k);
+                self.values.push(s.clone());
+                k
+            }
+        };
+        self.by_address.insert(address, (s.clone(), k));
         k
     }
 
@@ -380,6 +394,8 @@ fn write_groups<W: Write + Send>(
         .set_compression(options.compression.parquet())
         .set_max_row_group_size(row_group_size)
         .set_statistics_truncate_length(Some(64))
+        // A row's stack trace is nearly always its own: a dictionary would not pay.
+        .set_column_dictionary_enabled(ColumnPath::from("stack_trace"), false)
         .set_key_value_metadata(Some(kv))
         .build();
     let mut writer = ArrowWriter::try_new(out, schema(), Some(properties)).map_err(to_io)?;
@@ -458,6 +474,19 @@ fn write_groups<W: Write + Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interner_keys_by_text() {
+        let mut i = Interner::default();
+        let a: Arc<str> = Arc::from("f");
+        let b: Arc<str> = Arc::from("f");
+        let c: Arc<str> = Arc::from("g");
+        assert_eq!(i.key(&a), 0);
+        assert_eq!(i.key(&b), 0);
+        assert_eq!(i.key(&c), 1);
+        assert_eq!(i.key(&a), 0);
+        assert_eq!(i.values.len(), 2);
+    }
 
     #[test]
     fn codec_names() {
