@@ -41,7 +41,10 @@ fn assert_fails(dir: &Path, input: &Path, extra: &[&str], message: &str) {
     assert!(!out.exists(), "no output file after a failure");
     let leftovers: Vec<_> = files(dir)
         .into_iter()
-        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp")
+        })
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
@@ -182,7 +185,7 @@ fn unsupported_header_version() {
             &[],
             &format!(
                 "{}: byte 7: capture header version {version} is not supported; memform reads \
-                 header versions 13 (memray 1.20)",
+                 header versions 10, 11, 12 and 13 (memray 1.7 to 1.20)",
                 input.display()
             ),
         );

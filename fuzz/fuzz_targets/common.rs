@@ -1,0 +1,68 @@
+//! Shared by the fuzz targets: inputs become files, because captures are memory-mapped.
+
+use std::path::PathBuf;
+
+use memform::analysis::{self, Options, ReportMode};
+use memform::capture::{read_header, CaptureFile, Decoder};
+use memform::progress::Silent;
+use memform::report::parquet::ParquetOptions;
+use memform::report::Format;
+
+/// Writes `bytes` to this process's scratch file (in /dev/shm when there is one).
+pub fn scratch(bytes: &[u8]) -> PathBuf {
+    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(format!("memform-fuzz-{}.bin", std::process::id()));
+    std::fs::write(&path, bytes).expect("scratch file");
+    path
+}
+
+/// A valid v13 header (from a real capture) for the given file format.
+pub fn header(aggregated: bool) -> Vec<u8> {
+    let mut b = b"memray\0".to_vec();
+    b.extend(13i32.to_le_bytes());
+    b.extend(0x030b07f0u32.to_le_bytes());
+    b.push(0); // native traces
+    b.push(aggregated as u8);
+    b.extend([0u8; 32]); // stats
+    b.extend(b"python prog.py\0");
+    b.extend(1234i32.to_le_bytes());
+    b.extend(1u64.to_le_bytes()); // main tid
+    b.extend(1u64.to_le_bytes()); // skipped frames
+    b.extend([1, 0, 0]); // allocator, trace python allocators, object lifetimes
+    b.extend(b"/usr/lib/python3.11\0/site\0\0/a\0\0");
+    b
+}
+
+/// Decodes the whole record stream of `bytes` (errors are fine, panics are not).
+pub fn decode(bytes: &[u8]) {
+    let path = scratch(bytes);
+    let Ok(capture) = CaptureFile::open(&path) else { return };
+    let mut stream = capture.stream();
+    let Ok(header) = read_header(&mut stream, &path) else { return };
+    let mut decoder = Decoder::new(&header, true);
+    let _ = decoder.run(&mut stream, &path, None, &mut |_| {}, &mut |_| {});
+}
+
+/// Every report mode in every format.
+pub fn transform(bytes: &[u8]) {
+    let path = scratch(bytes);
+    let Ok(capture) = CaptureFile::open(&path) else { return };
+    for mode in [
+        ReportMode::Peak,
+        ReportMode::Leaks,
+        ReportMode::Temporary { threshold: 0 },
+        ReportMode::Temporary { threshold: 3 },
+    ] {
+        let Ok(mut report) = analysis::compute(&capture, mode, Options { high_water_mark: true }, &mut Silent)
+        else {
+            continue;
+        };
+        for format in Format::ALL {
+            let _ = format.write(&mut report, &mut std::io::sink(), &ParquetOptions::for_capture(&path));
+        }
+    }
+}

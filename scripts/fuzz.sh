@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run one cargo-fuzz target for a while: scripts/fuzz.sh <target> <seconds>
+# Targets: header records aggregated_records lz4 transform. The corpus is seeded from the
+# committed fixture captures (whole files for header/lz4/transform, record streams for the
+# record decoders); crashes land in fuzz/artifacts/<target>/.
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:?usage: scripts/fuzz.sh <target> <seconds>}
+seconds=${2:?usage: scripts/fuzz.sh <target> <seconds>}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+corpus=fuzz/corpus/$target
+mkdir -p "$corpus"
+if [ -z "$(ls -A "$corpus")" ]; then
+  python3 scripts/fuzz_seeds.py "$target" "$corpus"
+fi
+export RUSTC_BOOTSTRAP=1
+cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -max_len=262144

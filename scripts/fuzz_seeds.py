@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Seed a fuzz corpus from the committed fixture captures: fuzz_seeds.py TARGET DIR.
+
+header, lz4 and transform get whole capture files (lz4: compressed ones, without the magic
+the target adds back); records and aggregated_records get the record streams of the
+uncompressed full or aggregated captures (the bytes after the header, which the target
+supplies itself).
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "tests" / "fixtures" / "captures"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
+
+def decompressed(path):
+    data = path.read_bytes()
+    if data.startswith(LZ4_MAGIC):
+        return subprocess.run(["lz4", "-d", "-c", str(path)], capture_output=True, check=True).stdout
+    return data
+
+
+def records(data):
+    """The bytes after a v13 header."""
+    pos = 49
+    pos = data.index(b"\0", pos) + 1 + 23
+    pos = data.index(b"\0", pos) + 1
+    for _ in range(2):
+        while True:
+            end = data.index(b"\0", pos)
+            empty = end == pos
+            pos = end + 1
+            if empty:
+                break
+    return data[pos:]
+
+
+def main():
+    target, out = sys.argv[1], Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(sorted(CAPTURES.glob("v1.20.0-*.bin"))):
+        raw = path.read_bytes()
+        if target in ("header", "transform"):
+            seed = raw
+        elif target == "lz4":
+            if not raw.startswith(LZ4_MAGIC):
+                continue
+            seed = raw[4:]
+        else:
+            data = decompressed(path)
+            aggregated = data[16] == 1
+            if aggregated != (target == "aggregated_records"):
+                continue
+            seed = records(data)
+        (out / f"seed-{i}-{path.stem}").write_bytes(seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+//! The malformed-input suite: damaged and hostile captures never cause a panic, a hang, a
+//! runaway allocation or a partial output file — only memray's behaviour (the complete records
+//! before a cut) or one clear error line naming the file and the byte offset.
+//!
+//! Most cases run in-process through the library (fast enough to try every truncation point
+//! of a capture); a sample of them, and every hostile case, also runs the `memform` binary to
+//! check exit codes, stderr, the output file and the child's peak memory.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use memform::analysis::{self, Options, ReportMode};
+use memform::capture::CaptureFile;
+use memform::progress::Silent;
+use memform::report::parquet::ParquetOptions;
+use memform::report::Format;
+
+const MODES: [ReportMode; 3] = [
+    ReportMode::Peak,
+    ReportMode::Leaks,
+    ReportMode::Temporary { threshold: 1 },
+];
+
+/// What one damaged input did in-process.
+enum Outcome {
+    Reported,
+    Failed(String),
+}
+
+/// Runs every report mode and format over `path` in-process; panics propagate as test
+/// failures. Errors must name the file.
+fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
+    let capture = match CaptureFile::open(path) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let mut failure = None;
+    for mode in MODES {
+        match analysis::compute(&capture, mode, Options::default(), &mut Silent) {
+            Ok(mut report) => {
+                for format in Format::ALL {
+                    // Parquet encoding is slow next to the rest; the binary runs cover it too.
+                    if format == Format::Parquet && !with_parquet {
+                        continue;
+                    }
+                    let mut sink = std::io::sink();
+                    format
+                        .write(&mut report, &mut sink, &ParquetOptions::for_capture(path))
+                        .expect("writing to a sink cannot fail");
+                }
+            }
+            Err(e) => failure = Some(e.to_string()),
+        }
+    }
+    match failure {
+        None => Outcome::Reported,
+        Some(message) => Outcome::Failed(message),
+    }
+}
+
+/// An error message must name the file and, for malformed bytes, where they are.
+fn assert_clear_message(message: &str, path: &Path, case: &str) {
+    assert!(
+        !message.contains('\n'),
+        "{case}: multi-line message {message:?}"
+    );
+    let names_file = message.contains(&path.display().to_string());
+    let aggregated_temporary = message.starts_with("Can't find temporary allocations");
+    assert!(
+        names_file || aggregated_temporary,
+        "{case}: {message:?} does not name the file"
+    );
+    let about_bytes = [
+        "malformed",
+        "ends early",
+        "LZ4",
+        "not a memray capture",
+        "version",
+    ]
+    .iter()
+    .any(|w| message.contains(w));
+    if about_bytes {
+        assert!(
+            message.contains("byte "),
+            "{case}: {message:?} has no offset"
+        );
+    }
+}
+
+/// Peak resident memory of finished children, in bytes.
+fn children_max_rss() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Runs the binary on `input`; checks exit code, stderr, output file and time.
+fn run_binary(input: &Path, dir: &Path, case: &str) -> i32 {
+    let out = dir.join("report.csv");
+    let _ = std::fs::remove_file(&out);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
+        .args(["transform", "csv", "-q", "-o"])
+        .arg(&out)
+        .arg(input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{case}: memform hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{case}: killed by a signal"));
+    match code {
+        0 => {
+            assert!(out.exists(), "{case}: exit 0 without a report");
+            for line in err.lines() {
+                assert!(line.starts_with("memform: warning: "), "{case}: {line}");
+            }
+        }
+        1 => {
+            assert!(!out.exists(), "{case}: a failed run left {out:?}");
+            assert_eq!(err.lines().count(), 1, "{case}: stderr {err:?}");
+            let message = err
+                .strip_prefix("memform: error: ")
+                .unwrap_or_else(|| panic!("{case}: {err:?}"));
+            assert_clear_message(message.trim_end(), input, case);
+        }
+        other => panic!("{case}: exit code {other}: {err}"),
+    }
+    let leftovers: Vec<_> = files(dir)
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp")
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{case}: temporary files left: {leftovers:?}"
+    );
+    code
+}
+
+struct Suite {
+    dir: tempfile::TempDir,
+    cases: usize,
+    binary_runs: usize,
+    largest_input: u64,
+}
+
+impl Suite {
+    fn new() -> Suite {
+        Suite {
+            dir: tempfile::tempdir().unwrap(),
+            cases: 0,
+            binary_runs: 0,
+            largest_input: 0,
+        }
+    }
+
+    fn input(&self) -> PathBuf {
+        self.dir.path().join("input.bin")
+    }
+
+    /// One case: `bytes` as a capture; the binary runs too when `binary` is set.
+    fn case(&mut self, name: &str, bytes: &[u8], binary: bool) {
+        let input = self.input();
+        std::fs::write(&input, bytes).unwrap();
+        self.cases += 1;
+        self.largest_input = self.largest_input.max(bytes.len() as u64);
+        if let Outcome::Failed(message) = run_in_process(&input, self.cases % 16 == 0) {
+            assert_clear_message(&message, &input, name);
+        }
+        if binary {
+            let out_dir = self.dir.path().join("out");
+            std::fs::create_dir_all(&out_dir).unwrap();
+            run_binary(&input, &out_dir, name);
+            self.binary_runs += 1;
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift) for sampled offsets.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn first_record_offset(path: &Path) -> usize {
+    let capture = CaptureFile::open(path).unwrap();
+    let mut stream = capture.stream();
+    memform::capture::read_header(&mut stream, path).unwrap();
+    stream.offset() as usize
+}
+
+/// LZ4 frame blocks: `(start, end)` of each block including its 4-byte size word.
+fn lz4_blocks(frame: &[u8]) -> Vec<(usize, usize)> {
+    let flags = frame[4];
+    let mut pos =
+        4 + 2 + if flags & 0x08 != 0 { 8 } else { 0 } + if flags & 0x01 != 0 { 4 } else { 0 } + 1;
+    let mut blocks = Vec::new();
+    while pos + 4 <= frame.len() {
+        let word = u32::from_le_bytes(frame[pos..pos + 4].try_into().unwrap());
+        if word == 0 {
+            break;
+        }
+        let len = (word & 0x7fff_ffff) as usize + if flags & 0x10 != 0 { 4 } else { 0 };
+        blocks.push((pos, (pos + 4 + len).min(frame.len())));
+        pos += 4 + len;
+    }
+    blocks
+}
+
+#[test]
+fn damaged_captures_fail_cleanly_or_report_their_prefix() {
+    let mut suite = Suite::new();
+    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    for name in [
+        "v1.20.0-py3.11-nocompress.bin",
+        "v1.20.0-py3.13-killed.bin",
+        "v1.20.0-py3.11-default.bin",
+        "v1.20.0-py3.11-aggregate.bin",
+    ] {
+        let bytes = std::fs::read(capture(name)).unwrap();
+        let compressed = bytes.starts_with(&[0x04, 0x22, 0x4d, 0x18]);
+        // Truncation points: every byte of the header and of the first 2 KiB of records (every
+        // record boundary there, and every point inside a record), then every 13th byte.
+        let dense = if compressed {
+            600
+        } else {
+            first_record_offset(&capture(name)) + 2048
+        };
+        let mut cuts: Vec<usize> = (0..bytes.len().min(dense)).collect();
+        cuts.extend((dense..bytes.len()).step_by(13));
+        if compressed {
+            cuts.extend((0..200).map(|_| rng.below(bytes.len())));
+        }
+        for (i, &cut) in cuts.iter().enumerate() {
+            suite.case(&format!("{name} cut at {cut}"), &bytes[..cut], i % 97 == 0);
+        }
+        // Single-bit flips, sampled.
+        let start = if compressed {
+            0
+        } else {
+            first_record_offset(&capture(name)) / 2
+        };
+        for i in 0..400 {
+            let pos = start + rng.below(bytes.len() - start);
+            let bit = rng.below(8);
+            let mut b = bytes.clone();
+            b[pos] ^= 1 << bit;
+            suite.case(&format!("{name} bit {bit} of byte {pos}"), &b, i % 20 == 0);
+        }
+        // Duplicated and dropped blocks: LZ4 blocks, or 1 KiB chunks of raw captures.
+        let blocks: Vec<(usize, usize)> = if compressed {
+            lz4_blocks(&bytes)
+        } else {
+            (first_record_offset(&capture(name))..bytes.len())
+                .step_by(1024)
+                .map(|s| (s, (s + 1024).min(bytes.len())))
+                .collect()
+        };
+        for (k, &(s, e)) in blocks.iter().enumerate() {
+            let mut dup = bytes[..e].to_vec();
+            dup.extend_from_slice(&bytes[s..]);
+            suite.case(&format!("{name} block {k} duplicated"), &dup, k % 4 == 0);
+            let mut drop = bytes[..s].to_vec();
+            drop.extend_from_slice(&bytes[e..]);
+            suite.case(&format!("{name} block {k} dropped"), &drop, k % 4 == 1);
+        }
+    }
+    assert!(suite.cases > 10_000, "only {} cases", suite.cases);
+    let rss = children_max_rss();
+    assert!(
+        rss < suite.largest_input + (64 << 20),
+        "peak memory {rss} bytes on inputs of at most {} bytes",
+        suite.largest_input
+    );
+    eprintln!(
+        "malformed-input suite (damage): {} cases, {} through the binary, peak child RSS {} KiB",
+        suite.cases,
+        suite.binary_runs,
+        rss / 1024
+    );
+}
+
+#[test]
+fn hostile_headers_and_lengths() {
+    let mut suite = Suite::new();
+    let raw = std::fs::read(capture("v1.20.0-py3.11-nocompress.bin")).unwrap();
+    let body = first_record_offset(&capture("v1.20.0-py3.11-nocompress.bin"));
+    let header = &raw[..body];
+
+    // Wrong magics.
+    for (i, magic) in [
+        &b"MEMRAY\0"[..],
+        b"memray!",
+        b"\0\0\0\0\0\0\0",
+        b"\x04\x22\x4d\x19",
+        b"memra",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut b = raw.clone();
+        b[..magic.len()].copy_from_slice(magic);
+        suite.case(&format!("magic {i}"), &b, true);
+    }
+    // Every header version but the supported ones.
+    for version in (-3i32..=300).chain([i32::MAX, i32::MIN]) {
+        let mut b = raw.clone();
+        b[7..11].copy_from_slice(&version.to_le_bytes());
+        suite.case(&format!("version {version}"), &b, version % 50 == 0);
+    }
+    // A command line with no NUL terminator up to the end of the file.
+    let mut b = header[..49].to_vec();
+    b.extend(std::iter::repeat_n(b'x', 100_000));
+    suite.case("unterminated command line", &b, true);
+
+    // Records after a valid header.
+    let with = |records: &[u8]| {
+        let mut b = header.to_vec();
+        b.push(12); // CONTEXT_SWITCH to thread 1
+        b.extend(1u64.to_le_bytes());
+        b.extend_from_slice(records);
+        b
+    };
+    // A segment header claiming 2^60 segments.
+    let mut seg = vec![7u8];
+    seg.extend(b"/lib/x.so\0");
+    let mut count = 1u64 << 60;
+    while count >= 0x80 {
+        seg.push((count as u8) | 0x80);
+        count >>= 7;
+    }
+    seg.push(count as u8);
+    seg.extend(0u64.to_le_bytes());
+    suite.case("2^60 segments", &with(&seg), true);
+    // A code object whose line table claims 2^62 bytes.
+    let mut code = vec![14u8, 1];
+    code.extend(b"f\0file.py\0");
+    code.push(2);
+    code.extend([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f]);
+    suite.case("huge line table", &with(&code), true);
+    // Varints of ten bytes (the longest valid) and of eleven (malformed) as allocation sizes.
+    for (n, name) in [(10usize, "10-byte varint"), (11, "11-byte varint")] {
+        let mut rec = vec![0x80 | (0x0f << 3) | 6, 0x02]; // MALLOC, address delta +1
+        rec.extend(std::iter::repeat_n(0xffu8, n - 1));
+        rec.push(0x01);
+        suite.case(name, &with(&rec), true);
+    }
+    // Frame pops beyond the stack, an allocator id out of range, a record type that does
+    // not exist.
+    suite.case("pop on empty stack", &with(&[0x1f]), true);
+    suite.case(
+        "allocator 99",
+        &with(&[0x80 | (0x0f << 3), 0x02, 99, 0x10]),
+        true,
+    );
+    suite.case("record type 3", &with(&[3]), true);
+
+    // LZ4 frames: a content size of 2^62, a block claiming 2 GiB, a corrupt block.
+    let lz4 = std::fs::read(capture("v1.20.0-py3.11-default.bin")).unwrap();
+    let mut frame = vec![0x04, 0x22, 0x4d, 0x18, 0x40 | 0x08, 0x70];
+    frame.extend((1u64 << 62).to_le_bytes());
+    frame.push(0); // header checksum (wrong on purpose too)
+    frame.extend(&lz4[7..]);
+    suite.case("lz4 content size 2^62", &frame, true);
+    let mut big_block = lz4[..7].to_vec();
+    big_block.extend(0x7fff_ffffu32.to_le_bytes());
+    big_block.extend(&lz4[11..]);
+    suite.case("lz4 block of 2 GiB", &big_block, true);
+
+    let rss = children_max_rss();
+    assert!(
+        rss < suite.largest_input + (64 << 20),
+        "peak memory {rss} bytes on inputs of at most {} bytes",
+        suite.largest_input
+    );
+    eprintln!(
+        "malformed-input suite (hostile): {} cases, {} through the binary, peak child RSS {} KiB",
+        suite.cases,
+        suite.binary_runs,
+        rss / 1024
+    );
+    let _ = std::io::stderr().flush();
+}
+
+#[test]
+fn truncated_captures_match_memray() {
+    // Cut points and memray 1.20.0's outputs: scripts/make_truncation_fixtures.py.
+    let dir = fixtures().join("truncated");
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for input in files(&dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+    {
+        let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+        for (format, report, ext) in [
+            ("gprof2dot", "peak", "json"),
+            ("gprof2dot", "leaks", "json"),
+            ("csv", "temp", "csv"),
+        ] {
+            let expected = dir.join(format!("{stem}-{format}-{report}.{ext}"));
+            let out = out_dir
+                .path()
+                .join(format!("{stem}-{format}-{report}.{ext}"));
+            let mut args = vec!["transform", format, "-q", "-o", out.to_str().unwrap()];
+            args.extend(report_flags(report));
+            args.push(input.to_str().unwrap());
+            let o = memform(&args);
+            assert_eq!(o.status.code(), Some(0), "{stem}: {}", stderr(&o));
+            // A cut inside the zero padding after the trailer loses nothing: no warning.
+            let err = stderr(&o);
+            assert!(
+                err.is_empty() || err.starts_with("memform: warning: "),
+                "{stem}: {err}"
+            );
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                std::fs::read(&expected).unwrap(),
+                "{stem} {format} {report}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 72, "truncation fixtures");
+}
