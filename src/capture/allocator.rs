@@ -54,6 +54,30 @@ impl Allocator {
         })
     }
 
+    /// The allocator with id `id` in the numbering of memray 1.7 – 1.18 (capture header
+    /// versions 10 and 11), which 1.19 renumbered; the names did not change.
+    pub fn from_legacy_id(id: u8) -> Option<Allocator> {
+        use Allocator::*;
+        Some(match id {
+            1 => Malloc,
+            2 => Free,
+            3 => Calloc,
+            4 => Realloc,
+            5 => PosixMemalign,
+            6 => AlignedAlloc,
+            7 => Memalign,
+            8 => Valloc,
+            9 => Pvalloc,
+            10 => Mmap,
+            11 => Munmap,
+            12 => PymallocMalloc,
+            13 => PymallocCalloc,
+            14 => PymallocRealloc,
+            15 => PymallocFree,
+            _ => return None,
+        })
+    }
+
     pub fn id(self) -> u8 {
         self as u8
     }
@@ -109,6 +133,39 @@ mod tests {
         }
         assert_eq!(Allocator::from_id(0), None);
         assert_eq!(Allocator::from_id(16), None);
+    }
+
+    #[test]
+    fn legacy_ids_keep_the_names() {
+        let names = [
+            "MALLOC",
+            "FREE",
+            "CALLOC",
+            "REALLOC",
+            "POSIX_MEMALIGN",
+            "ALIGNED_ALLOC",
+            "MEMALIGN",
+            "VALLOC",
+            "PVALLOC",
+            "MMAP",
+            "MUNMAP",
+            "PYMALLOC_MALLOC",
+            "PYMALLOC_CALLOC",
+            "PYMALLOC_REALLOC",
+            "PYMALLOC_FREE",
+        ];
+        for (id, name) in (1..=15u8).zip(names) {
+            assert_eq!(
+                Allocator::from_legacy_id(id).map(Allocator::name),
+                Some(name)
+            );
+        }
+        assert_eq!(Allocator::from_legacy_id(0), None);
+        assert_eq!(Allocator::from_legacy_id(16), None);
+        assert_eq!(
+            Allocator::from_legacy_id(15).map(Allocator::kind),
+            Some(AllocatorKind::SimpleDeallocator)
+        );
     }
 
     #[test]

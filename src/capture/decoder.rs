@@ -7,6 +7,11 @@
 //!
 //! Each record is parsed completely before any state changes, so a record cut by the end of
 //! the window can be retried after a refill.
+//!
+//! Record encodings differ between capture header versions (see docs/capture-versions.md):
+//! [`RecordFormat::CodeObject`] for header 12 and 13, [`RecordFormat::FrameIndex`] for
+//! header 10 and 11. One step function per (file format, record format) is chosen once per
+//! [`Decoder::run`], so the per-record path never tests the version.
 
 use std::path::Path;
 
@@ -15,12 +20,14 @@ use rustc_hash::FxHashMap;
 use crate::capture::allocator::{Allocator, AllocatorKind};
 use crate::capture::cursor::{Cursor, Short};
 use crate::capture::events::{EventBatch, EventBatchBuilder};
-use crate::capture::header::{FileFormat, Header};
+use crate::capture::header::{FileFormat, Header, RecordFormat};
 use crate::capture::source::ByteStream;
 use crate::error::CaptureError;
-use crate::stacks::{CodeObject, Frame, StackTable};
+use crate::stacks::{CodeObject, Frame, Location, StackTable};
 
-/// Record type bytes (memray's `RecordType` and `AggregatedRecordType`).
+/// Record type bytes of header 12 and 13 (memray's `RecordType` and `AggregatedRecordType`).
+/// The aggregated values, and the values of the records below FRAME_POP that header 10 and
+/// 11 share (native frames, memory maps, threads), are the same in every version.
 mod record_type {
     pub const FILLER: u8 = 0;
     pub const TRAILER: u8 = 1;
@@ -43,6 +50,28 @@ mod record_type {
     pub const PYTHON_FRAME_INDEX: u8 = 4;
     pub const SURVIVING_OBJECT: u8 = 13;
     pub const AGGREGATED_TRAILER: u8 = 15;
+}
+
+/// Record types of header 10 and 11 captures of all allocations (memray 1.7 – 1.18): the
+/// type is the low nibble of the record's byte, its flags the high nibble (a C bit-field).
+mod v10_record_type {
+    /// Flags 1 (the byte 0x10) is the trailer; anything else is invalid.
+    pub const OTHER: u8 = 0;
+    pub const TRAILER_BYTE: u8 = 0x10;
+    /// Flags: the allocator id, in the old numbering.
+    pub const ALLOCATION: u8 = 1;
+    pub const ALLOCATION_WITH_NATIVE: u8 = 2;
+    /// Flags bit 0: not an entry frame.
+    pub const FRAME_INDEX: u8 = 3;
+    pub const FRAME_PUSH: u8 = 4;
+    pub const NATIVE_TRACE_INDEX: u8 = 5;
+    pub const MEMORY_MAP_START: u8 = 6;
+    pub const SEGMENT_HEADER: u8 = 7;
+    /// Flags: the number of frames popped, minus one.
+    pub const FRAME_POP: u8 = 9;
+    pub const THREAD_RECORD: u8 = 10;
+    pub const MEMORY_RECORD: u8 = 11;
+    pub const CONTEXT_SWITCH: u8 = 12;
 }
 
 /// One pre-reduced record of an aggregated capture (memray's `AggregatedAllocation`).
@@ -116,14 +145,21 @@ struct ThreadStack {
 /// All decoder state (memray's `RecordReader` minus the I/O).
 pub struct Decoder {
     format: FileFormat,
+    record_format: RecordFormat,
     native_traces: bool,
     track_stacks: bool,
     // Delta-encoded fields (memray's `DeltaEncodedFields`).
     last_instruction_pointer: u64,
+    /// Header 12+: the last address >> 3; header 10 and 11: the last address.
     last_data_pointer: u64,
     last_native_frame_id: u64,
+    /// Header 12+ only.
     last_code_firstlineno: i32,
-    /// memray's 15-entry address cache as a ring: entry `k` (0 = most recent) is at
+    /// Header 10 and 11 only: shared by FRAME_INDEX and FRAME_PUSH.
+    last_python_frame_id: u64,
+    /// Header 10 and 11 only.
+    last_python_line: i32,
+    /// Header 12+: memray's 15-entry address cache as a ring: entry `k` (0 = most recent) is at
     /// `(recent_head + k) % 15`.
     recent_addresses: [u64; 15],
     recent_head: usize,
@@ -151,14 +187,22 @@ impl Decoder {
     /// A decoder for the records after `header`. With `track_stacks` off, frames are counted
     /// but not interned (a faster pass for the high-water mark).
     pub fn new(header: &Header, track_stacks: bool) -> Self {
-        Decoder {
+        let record_format = header.record_format();
+        let stacks = match record_format {
+            RecordFormat::CodeObject => StackTable::new(header.python_version),
+            RecordFormat::FrameIndex => StackTable::with_indexed_frames(),
+        };
+        let mut decoder = Decoder {
             format: header.file_format,
+            record_format,
             native_traces: header.native_traces,
             track_stacks,
             last_instruction_pointer: 0,
             last_data_pointer: 0,
             last_native_frame_id: 0,
             last_code_firstlineno: 0,
+            last_python_frame_id: 0,
+            last_python_line: 0,
             recent_addresses: [0; 15],
             recent_head: 0,
             threads: Vec::new(),
@@ -166,7 +210,7 @@ impl Decoder {
             current: None,
             last_thread_id: 0,
             thread_namings: Vec::new(),
-            stacks: StackTable::new(header.python_version),
+            stacks,
             native_frames: Vec::new(),
             image_segments: Vec::new(),
             segment_generation: 0,
@@ -174,7 +218,13 @@ impl Decoder {
             memory_records: 0,
             allocations: 0,
             builder: EventBatchBuilder::new(0),
+        };
+        if record_format == RecordFormat::FrameIndex {
+            // memray 1.7 – 1.18 need no CONTEXT_SWITCH first: until one comes, records
+            // apply to thread 0.
+            decoder.switch_thread(0);
         }
+        decoder
     }
 
     /// Reuses consumed batches' columns arriving on `spare`.
@@ -208,6 +258,45 @@ impl Decoder {
         sink: &mut dyn FnMut(EventBatch),
         progress: &mut dyn FnMut(u64),
     ) -> Result<StreamEnd, CaptureError> {
+        use FileFormat::*;
+        use RecordFormat::*;
+        // The version dispatch: once per run, each arm a separate copy of the loop.
+        match (self.format, self.record_format) {
+            (AllAllocations, CodeObject) => {
+                self.run_with(stream, path, limit, sink, progress, Self::step_all)
+            }
+            (AllAllocations, FrameIndex) => {
+                self.run_with(stream, path, limit, sink, progress, Self::step_all_v10)
+            }
+            (AggregatedAllocations, CodeObject) => self.run_with(
+                stream,
+                path,
+                limit,
+                sink,
+                progress,
+                Self::step_aggregated::<false>,
+            ),
+            (AggregatedAllocations, FrameIndex) => self.run_with(
+                stream,
+                path,
+                limit,
+                sink,
+                progress,
+                Self::step_aggregated::<true>,
+            ),
+        }
+    }
+
+    #[inline(always)]
+    fn run_with(
+        &mut self,
+        stream: &mut ByteStream<'_>,
+        path: &Path,
+        limit: Option<u64>,
+        sink: &mut dyn FnMut(EventBatch),
+        progress: &mut dyn FnMut(u64),
+        step: impl Fn(&mut Self, &mut Cursor<'_>) -> Result<Step, StepError>,
+    ) -> Result<StreamEnd, CaptureError> {
         let limit = limit.unwrap_or(u64::MAX);
         let end = 'outer: loop {
             let window = stream.window();
@@ -220,11 +309,7 @@ impl Decoder {
                     break;
                 }
                 let start = c.position();
-                let step = match self.format {
-                    FileFormat::AllAllocations => self.step_all(&mut c),
-                    FileFormat::AggregatedAllocations => self.step_aggregated(&mut c),
-                };
-                match step {
+                match step(self, &mut c) {
                     Ok(Step::Record) => {
                         if self.builder.is_full() {
                             sink(self.builder.finish());
@@ -526,8 +611,161 @@ impl Decoder {
         Ok(())
     }
 
-    /// One record of an AGGREGATED_ALLOCATIONS capture.
-    fn step_aggregated(&mut self, c: &mut Cursor<'_>) -> Result<Step, StepError> {
+    /// One record of an ALL_ALLOCATIONS capture of header version 10 or 11.
+    #[inline]
+    fn step_all_v10(&mut self, c: &mut Cursor<'_>) -> Result<Step, StepError> {
+        use v10_record_type::*;
+        let token = c.u8()?;
+        let flags = token >> 4;
+        match token & 0x0f {
+            ALLOCATION => self.allocation_v10(c, flags)?,
+            FRAME_PUSH => {
+                let delta = c.signed_varint()?;
+                self.last_python_frame_id = self.last_python_frame_id.wrapping_add(delta as u64);
+                let frame_id = self.last_python_frame_id;
+                let track = self.track_stacks;
+                let Some(i) = self.current else {
+                    return Err(Short::Malformed("a thread to push the frame on").into());
+                };
+                let parent = self.threads[i].frames.last().copied().unwrap_or(0);
+                let node = if track {
+                    self.stacks.push_indexed(parent, frame_id).unwrap_or(0)
+                } else {
+                    0
+                };
+                self.threads[i].frames.push(node);
+            }
+            FRAME_POP => {
+                let count = usize::from(flags) + 1;
+                let stack = self.current_stack("a thread to pop the frame of")?;
+                if stack.frames.len() < count {
+                    return Err(Short::Malformed(
+                        "a FRAME_POP of no more frames than the thread's stack holds",
+                    )
+                    .into());
+                }
+                let keep = stack.frames.len() - count;
+                stack.frames.truncate(keep);
+            }
+            FRAME_INDEX => {
+                let id_delta = c.signed_varint()?;
+                let function = c.cstr()?;
+                let filename = c.cstr()?;
+                let line_delta = c.signed_varint()?;
+                self.last_python_frame_id = self.last_python_frame_id.wrapping_add(id_delta as u64);
+                // memray adds the delta to an `int`.
+                self.last_python_line = self.last_python_line.wrapping_add(line_delta as i32);
+                if self.track_stacks {
+                    let location = Location {
+                        function: String::from_utf8_lossy(function).into(),
+                        file: String::from_utf8_lossy(filename).into(),
+                        line: self.last_python_line,
+                    };
+                    if !self
+                        .stacks
+                        .indexed_frames
+                        .insert(self.last_python_frame_id, location)
+                    {
+                        return Err(Short::Malformed(
+                            "FRAME_INDEX records of distinct frame ids (one id came twice)",
+                        )
+                        .into());
+                    }
+                }
+            }
+            OTHER => {
+                return match token {
+                    TRAILER_BYTE => Ok(Step::End(StreamEnd::Trailer)),
+                    0 => Ok(Step::End(StreamEnd::Padding { offset: 0 })),
+                    _ => Err(Short::Malformed("a known record type").into()),
+                };
+            }
+            ALLOCATION_WITH_NATIVE => self.native_allocation_v10(c, flags)?,
+            MEMORY_RECORD => {
+                c.varint()?;
+                c.varint()?;
+                self.memory_records += 1;
+            }
+            CONTEXT_SWITCH => {
+                let tid = c.u64_le()?;
+                self.switch_thread(tid);
+            }
+            NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
+            MEMORY_MAP_START => self.segment_generation += 1,
+            SEGMENT_HEADER => self.segment_header(c)?,
+            THREAD_RECORD => self.thread_record(c)?,
+            _ => return Err(Short::Malformed("a known record type").into()),
+        }
+        Ok(Step::Record)
+    }
+
+    /// An ALLOCATION record of header version 10 or 11: a full address delta, then the
+    /// size unless the allocator frees.
+    #[inline]
+    fn allocation_v10(&mut self, c: &mut Cursor<'_>, flags: u8) -> Result<(), StepError> {
+        let allocator = Allocator::from_legacy_id(flags)
+            .ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+        let delta = c.signed_varint()?;
+        let kind = allocator.kind();
+        let size = if kind == AllocatorKind::SimpleDeallocator {
+            0
+        } else {
+            c.varint()?
+        };
+        self.last_data_pointer = self.last_data_pointer.wrapping_add(delta as u64);
+        let Some(i) = self.current else {
+            return Err(Short::Malformed("a thread for the allocation").into());
+        };
+        let thread = &self.threads[i];
+        let stack_id = if allocator.is_deallocator() {
+            0
+        } else {
+            thread.frames.last().copied().unwrap_or(0)
+        };
+        self.builder.push(
+            thread.tid,
+            self.last_data_pointer,
+            size,
+            allocator,
+            stack_id,
+            0,
+        );
+        self.allocations += 1;
+        Ok(())
+    }
+
+    /// An ALLOCATION_WITH_NATIVE record of header version 10 or 11 (native captures): the
+    /// address delta, the size (always), the native frame delta. memray keeps the Python
+    /// stack even for deallocations here.
+    fn native_allocation_v10(&mut self, c: &mut Cursor<'_>, flags: u8) -> Result<(), StepError> {
+        let allocator = Allocator::from_legacy_id(flags)
+            .ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+        let delta = c.signed_varint()?;
+        let size = c.varint()?;
+        let native_delta = c.signed_varint()?;
+        self.last_data_pointer = self.last_data_pointer.wrapping_add(delta as u64);
+        self.last_native_frame_id = self.last_native_frame_id.wrapping_add(native_delta as u64);
+        let Some(i) = self.current else {
+            return Err(Short::Malformed("a thread for the allocation").into());
+        };
+        let thread = &self.threads[i];
+        let stack_id = thread.frames.last().copied().unwrap_or(0);
+        self.builder.push(
+            thread.tid,
+            self.last_data_pointer,
+            size,
+            allocator,
+            stack_id,
+            self.last_native_frame_id,
+        );
+        self.allocations += 1;
+        Ok(())
+    }
+
+    /// One record of an AGGREGATED_ALLOCATIONS capture; `V10` for header version 10 and 11,
+    /// whose stack records are fixed-width and carry locations, whose allocator ids use the
+    /// old numbering, and which have no CODE_OBJECT or SURVIVING_OBJECT records.
+    fn step_aggregated<const V10: bool>(&mut self, c: &mut Cursor<'_>) -> Result<Step, StepError> {
         use record_type::*;
         let token = c.u8()?;
         match token {
@@ -542,8 +780,12 @@ impl Decoder {
                     a.copy_from_slice(&b[i * 8..i * 8 + 8]);
                     u64::from_le_bytes(a)
                 };
-                let allocator = Allocator::from_id(b[8])
-                    .ok_or(Short::Malformed("a known allocator id (1-15)"))?;
+                let allocator = if V10 {
+                    Allocator::from_legacy_id(b[8])
+                } else {
+                    Allocator::from_id(b[8])
+                };
+                let allocator = allocator.ok_or(Short::Malformed("a known allocator id (1-15)"))?;
                 self.aggregated.push(AggregatedAllocation {
                     tid: word(0),
                     allocator,
@@ -557,13 +799,38 @@ impl Decoder {
                 });
             }
             PYTHON_TRACE_INDEX => {
-                let frame_id = c.varint()?;
-                let parent = c.varint()?;
+                // Header 10 and 11: a raw u64 frame id and u32 parent index.
+                let (frame_id, parent) = if V10 {
+                    (c.u64_le()?, u64::from(c.u32_le()?))
+                } else {
+                    (c.varint()?, c.varint()?)
+                };
                 if self.track_stacks && self.stacks.tree.child(parent, frame_id).is_none() {
                     return Err(Short::Malformed(
                         "a PYTHON_TRACE_INDEX whose parent is a known stack",
                     )
                     .into());
+                }
+            }
+            PYTHON_FRAME_INDEX if V10 => {
+                // Written in hash-map order: ids need not be sequential, only distinct.
+                let frame_id = c.u64_le()?;
+                let function = c.cstr()?;
+                let filename = c.cstr()?;
+                let line = c.i32_le()?;
+                let _is_entry_frame = c.bool()?;
+                if self.track_stacks {
+                    let location = Location {
+                        function: String::from_utf8_lossy(function).into(),
+                        file: String::from_utf8_lossy(filename).into(),
+                        line,
+                    };
+                    if !self.stacks.indexed_frames.insert(frame_id, location) {
+                        return Err(Short::Malformed(
+                            "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
+                        )
+                        .into());
+                    }
                 }
             }
             PYTHON_FRAME_INDEX => {
@@ -593,6 +860,9 @@ impl Decoder {
                 let tid = c.u64_le()?;
                 self.switch_thread(tid);
             }
+            SURVIVING_OBJECT | CODE_OBJECT if V10 => {
+                return Err(Short::Malformed("a known aggregated record type").into());
+            }
             SURVIVING_OBJECT => {
                 c.varint()?;
                 if self.native_traces {
@@ -605,5 +875,248 @@ impl Decoder {
             _ => return Err(Short::Malformed("a known aggregated record type").into()),
         }
         Ok(Step::Record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::events::AllocationEvent;
+    use crate::capture::header::TrackerStats;
+
+    fn header(version: i32, file_format: FileFormat) -> Header {
+        Header {
+            version,
+            python_version: if version >= 12 { 0x030b07f0 } else { 0 },
+            native_traces: false,
+            file_format,
+            stats: TrackerStats::default(),
+            command_line: String::new(),
+            pid: 1,
+            main_tid: 1,
+            skipped_frames_on_main_tid: 0,
+            python_allocator: 1,
+            trace_python_allocators: false,
+            track_object_lifetimes: false,
+            libdest: String::new(),
+            site_packages: Vec::new(),
+            sys_path: Vec::new(),
+        }
+    }
+
+    /// Steps through `bytes` with the step function `run` would choose.
+    fn decode(d: &mut Decoder, bytes: &[u8]) -> Result<StreamEnd, &'static str> {
+        let mut c = Cursor::new(bytes);
+        loop {
+            if c.is_empty() {
+                return Ok(StreamEnd::Truncated {
+                    offset: bytes.len() as u64,
+                    mid_record: false,
+                });
+            }
+            let step = match (d.format, d.record_format) {
+                (FileFormat::AllAllocations, RecordFormat::CodeObject) => d.step_all(&mut c),
+                (FileFormat::AllAllocations, RecordFormat::FrameIndex) => d.step_all_v10(&mut c),
+                (FileFormat::AggregatedAllocations, RecordFormat::CodeObject) => {
+                    d.step_aggregated::<false>(&mut c)
+                }
+                (FileFormat::AggregatedAllocations, RecordFormat::FrameIndex) => {
+                    d.step_aggregated::<true>(&mut c)
+                }
+            };
+            match step {
+                Ok(Step::Record) => {}
+                Ok(Step::End(e)) => return Ok(e),
+                Err(StepError::Short(Short::Incomplete)) => return Err("incomplete"),
+                Err(StepError::Short(Short::Malformed(what))) => return Err(what),
+            }
+        }
+    }
+
+    fn events(d: &mut Decoder) -> Vec<AllocationEvent> {
+        d.builder.finish().iter().collect()
+    }
+
+    fn zigzag(v: i64) -> u8 {
+        let z = ((v << 1) ^ (v >> 63)) as u64;
+        assert!(z < 0x80, "one-byte varints only");
+        z as u8
+    }
+
+    fn frame_index(out: &mut Vec<u8>, id_delta: i64, function: &str, line_delta: i64) {
+        out.push(0x03);
+        out.push(zigzag(id_delta));
+        out.extend(function.as_bytes());
+        out.push(0);
+        out.extend(b"a.py\0");
+        out.push(zigzag(line_delta));
+    }
+
+    /// A header-10 stream: frames by FRAME_INDEX, pushes by frame id delta, old allocator ids
+    /// in the high nibble, plain address deltas, and the 0x10 trailer.
+    fn v10_stream() -> Vec<u8> {
+        let mut b = Vec::new();
+        frame_index(&mut b, 1, "outer", 10); // frame 1: outer, line 10
+        b.extend([0x0c]);
+        b.extend(7u64.to_le_bytes()); // CONTEXT_SWITCH to thread 7
+        b.extend([0x04, zigzag(0)]); // FRAME_PUSH frame 1
+        frame_index(&mut b, 1, "inner", 5); // frame 2: inner, line 15
+        b.extend([0x04, zigzag(0)]); // FRAME_PUSH frame 2
+        b.extend([0x11, zigzag(40), 16]); // MALLOC (old id 1) at 40, 16 bytes
+        b.extend([0xf1, zigzag(0)]); // PYMALLOC_FREE (old id 15) at 40, no size
+        b.extend([0x09]); // FRAME_POP 1
+                          // frame 3: same contents as frame 1 under another id
+        frame_index(&mut b, 1, "outer", -5);
+        b.extend([0x04, zigzag(0)]); // FRAME_PUSH frame 3 (onto frame 1)
+        b.extend([0xc1, zigzag(-8), 3]); // PYMALLOC_MALLOC (old id 12) at 32, 3 bytes
+        b.extend([0x0a]);
+        b.extend(b"worker\0"); // THREAD_RECORD
+        b.extend([0x0b, 1, 2]); // MEMORY_RECORD
+        b.push(0x10); // TRAILER
+        b
+    }
+
+    #[test]
+    fn v10_records_decode_with_indexed_frames_and_old_allocator_ids() {
+        let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+        assert_eq!(decode(&mut d, &v10_stream()), Ok(StreamEnd::Trailer));
+        let ev = events(&mut d);
+        assert_eq!(ev.len(), 3);
+        assert_eq!(
+            (ev[0].tid, ev[0].address, ev[0].size, ev[0].allocator),
+            (7, 40, 16, Allocator::Malloc)
+        );
+        assert_eq!(
+            (ev[1].address, ev[1].size, ev[1].allocator, ev[1].stack_id),
+            (40, 0, Allocator::PymallocFree, 0)
+        );
+        assert_eq!(
+            (ev[2].address, ev[2].size, ev[2].allocator),
+            (32, 3, Allocator::PymallocMalloc)
+        );
+        let names = |d: &mut Decoder, id| {
+            d.stacks
+                .stack(id, 0)
+                .iter()
+                .map(|l| format!("{}:{}", l.function, l.line))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&mut d, ev[0].stack_id), ["inner:15", "outer:10"]);
+        assert_eq!(names(&mut d, ev[2].stack_id), ["outer:10", "outer:10"]);
+        // Frames 1 and 3 look alike but stay distinct frame ids.
+        assert_eq!(d.stacks.tree.frame_ids(ev[2].stack_id), [3, 1]);
+        assert_eq!(d.thread_names(u64::MAX).get(&7).unwrap(), "worker");
+        assert_eq!(d.memory_records, 1);
+    }
+
+    #[test]
+    fn v11_uses_the_same_records_and_v12_does_not() {
+        let mut d = Decoder::new(&header(11, FileFormat::AllAllocations), true);
+        assert_eq!(decode(&mut d, &v10_stream()), Ok(StreamEnd::Trailer));
+        assert_eq!(events(&mut d).len(), 3);
+        let mut d = Decoder::new(&header(12, FileFormat::AllAllocations), true);
+        assert!(decode(&mut d, &v10_stream()).is_err());
+    }
+
+    #[test]
+    fn v10_without_a_context_switch_uses_thread_0_and_the_first_pass_skips_frames() {
+        let mut b = Vec::new();
+        frame_index(&mut b, 1, "f", 1);
+        b.extend([0x04, zigzag(0), 0x31, zigzag(32), 8, 0x10]); // CALLOC (old 3)
+        let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+        assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
+        let ev = events(&mut d);
+        assert_eq!((ev[0].tid, ev[0].allocator), (0, Allocator::Calloc));
+        assert_ne!(ev[0].stack_id, 0);
+        let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), false);
+        assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
+        assert_eq!(events(&mut d)[0].stack_id, 0);
+        assert!(d.stacks.indexed_frames.is_empty());
+    }
+
+    #[test]
+    fn v10_rejects_what_memray_rejects() {
+        let reject = |bytes: &[u8]| {
+            let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+            decode(&mut d, bytes)
+        };
+        // A frame id twice.
+        let mut b = Vec::new();
+        frame_index(&mut b, 1, "f", 1);
+        frame_index(&mut b, 0, "g", 1);
+        assert!(reject(&b).unwrap_err().contains("distinct frame ids"));
+        // Allocator id 0, an OTHER record other than the trailer, record types 8 and 13-15,
+        // a pop of more frames than pushed.
+        for bad in [
+            &[0x01u8, 0, 0][..],
+            &[0x20],
+            &[0x08],
+            &[0x0d],
+            &[0x0f],
+            &[0x19],
+        ] {
+            assert!(reject(bad).is_err(), "{bad:?}");
+        }
+        // The zero byte of a killed process's padding ends the stream.
+        assert_eq!(reject(&[0x00]), Ok(StreamEnd::Padding { offset: 0 }));
+        // Cut records can be retried.
+        assert_eq!(reject(&[0x11, 0x80]), Err("incomplete"));
+    }
+
+    fn aggregated_allocation(b: &mut Vec<u8>, allocator: u8, frame_index: u64, n: u64) {
+        b.push(2);
+        let mut rec = [0u8; AGGREGATED_ALLOCATION_BYTES];
+        rec[0..8].copy_from_slice(&1u64.to_le_bytes());
+        rec[8] = allocator;
+        rec[24..32].copy_from_slice(&frame_index.to_le_bytes());
+        rec[40..48].copy_from_slice(&n.to_le_bytes());
+        rec[56..64].copy_from_slice(&(n * 100).to_le_bytes());
+        b.extend(rec);
+    }
+
+    #[test]
+    fn v10_aggregated_records_are_fixed_width_with_locations() {
+        let mut b = Vec::new();
+        // PYTHON_FRAME_INDEX 9 and 4 (hash-map order), raw fields.
+        for (id, name, line) in [(9u64, "leaf", 7i32), (4, "root", 3)] {
+            b.push(4);
+            b.extend(id.to_le_bytes());
+            b.extend(name.as_bytes());
+            b.extend(b"\0m.py\0");
+            b.extend(line.to_le_bytes());
+            b.push(1);
+        }
+        // PYTHON_TRACE_INDEX: node 1 = (root 0, frame 4), node 2 = (node 1, frame 9).
+        for (frame, parent) in [(4u64, 0u32), (9, 1)] {
+            b.push(3);
+            b.extend(frame.to_le_bytes());
+            b.extend(parent.to_le_bytes());
+        }
+        aggregated_allocation(&mut b, 12, 2, 3); // PYMALLOC_MALLOC in the old numbering
+        b.push(15);
+        let mut d = Decoder::new(&header(11, FileFormat::AggregatedAllocations), true);
+        assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
+        assert_eq!(d.aggregated.len(), 1);
+        assert_eq!(d.aggregated[0].allocator, Allocator::PymallocMalloc);
+        assert_eq!(d.aggregated[0].n_allocations_in_high_water_mark, 3);
+        let stack: Vec<_> = d
+            .stacks
+            .stack(d.aggregated[0].frame_index, 0)
+            .iter()
+            .map(|l| format!("{};{};{}", l.function, l.file, l.line))
+            .collect();
+        assert_eq!(stack, ["leaf;m.py;7", "root;m.py;3"]);
+        // The same allocator byte in a header-12 capture is another allocator.
+        let mut b = Vec::new();
+        aggregated_allocation(&mut b, 12, 0, 1);
+        b.push(15);
+        let mut d = Decoder::new(&header(12, FileFormat::AggregatedAllocations), true);
+        assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
+        assert_eq!(d.aggregated[0].allocator, Allocator::Valloc);
+        // CODE_OBJECT and SURVIVING_OBJECT do not exist before header 12.
+        for token in [13u8, 14] {
+            let mut d = Decoder::new(&header(10, FileFormat::AggregatedAllocations), true);
+            assert!(decode(&mut d, &[token, 0, 0]).is_err());
+        }
     }
 }

@@ -1,7 +1,17 @@
-//! Everything needed to turn a stack id into its frames: the frame registry, the stack tree
-//! and the code objects, plus a cache of resolved locations.
+//! Everything needed to turn a stack id into its frames: the stack tree, and the frames'
+//! locations from either of the two sources memray's captures have used:
+//!
+//! - header 12 and 13 (memray 1.19+): frames are `(code object, instruction offset)` pairs,
+//!   interned by the [`FrameRegistry`]; a location is computed from the code object's line
+//!   table (and cached);
+//! - header 10 and 11 (memray 1.7 – 1.18): the capture numbers its frames itself and gives
+//!   each one's function, file and line in a FRAME_INDEX record ([`IndexedFrames`]). The
+//!   stack tree is keyed on those ids as they are: two ids with equal contents stay two
+//!   frames, as in memray.
 
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::stacks::code_objects::CodeObjects;
 use crate::stacks::frame_tree::{Frame, FrameRegistry, FrameTree};
@@ -15,12 +25,73 @@ pub struct Location {
     pub line: i32,
 }
 
+impl Location {
+    /// The location of a frame memray knows nothing about: empty names, line 0.
+    pub fn unknown() -> Location {
+        Location {
+            function: Arc::from(""),
+            file: Arc::from(""),
+            line: 0,
+        }
+    }
+}
+
+/// Where a capture's frames get their locations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LocationSource {
+    /// Code objects and line tables (header 12 and 13).
+    #[default]
+    CodeObjects,
+    /// FRAME_INDEX records naming function, file and line per frame id (header 10, 11).
+    FrameIndex,
+}
+
+/// Locations by the frame ids a capture assigned itself (memray's `d_frame_map` of
+/// header 10 and 11 captures).
+#[derive(Debug, Default)]
+pub struct IndexedFrames {
+    by_id: FxHashMap<u64, Location>,
+}
+
+impl IndexedFrames {
+    /// Records the location of frame `id`; false (and no change) if `id` already has one,
+    /// which memray rejects ("Two entries with the same ID found!").
+    pub fn insert(&mut self, id: u64, location: Location) -> bool {
+        match self.by_id.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(location);
+                true
+            }
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Location> {
+        self.by_id.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
 /// The interned stacks of one capture.
 #[derive(Debug, Default)]
 pub struct StackTable {
+    /// Which of the two frame sources below this capture uses.
+    pub source: LocationSource,
+    /// Header 12+: interned frames and the code objects they refer to.
     pub frames: FrameRegistry,
-    pub tree: FrameTree,
     pub code_objects: CodeObjects,
+    /// Header 10 and 11: locations by the capture's frame ids.
+    pub indexed_frames: IndexedFrames,
+    /// The stack tree; its frame ids are the registry's (header 12+) or the capture's own
+    /// (header 10 and 11).
+    pub tree: FrameTree,
     /// `PY_VERSION_HEX` of the traced interpreter, which decides the line-table format.
     pub python_version: u32,
     locations: Vec<Option<Location>>,
@@ -77,11 +148,27 @@ impl PushMemo {
 }
 
 impl StackTable {
+    /// The stacks of a capture whose frames are code objects and offsets (header 12+).
     pub fn new(python_version: u32) -> Self {
         StackTable {
             python_version,
             ..StackTable::default()
         }
+    }
+
+    /// The stacks of a capture whose frames come with FRAME_INDEX records (header 10, 11).
+    pub fn with_indexed_frames() -> Self {
+        StackTable {
+            source: LocationSource::FrameIndex,
+            ..StackTable::default()
+        }
+    }
+
+    /// The stack reached by pushing the capture's frame `frame_id` onto stack `parent`
+    /// (header 10 and 11). `None` when `parent` is not a known stack.
+    #[inline]
+    pub fn push_indexed(&mut self, parent: u64, frame_id: u64) -> Option<u64> {
+        self.tree.child(parent, frame_id)
     }
 
     /// The stack reached by pushing `frame` onto stack `parent`, interning both as needed.
@@ -103,10 +190,20 @@ impl StackTable {
         Some(child)
     }
 
-    /// The location of frame `frame_id` (memray's `frameToLocation`): a frame whose code
-    /// object is unknown has empty names; a frame with no line table, a negative
-    /// instruction offset, or an offset the table does not cover has line 0.
+    /// The location of frame `frame_id`.
+    ///
+    /// Header 12+ (memray's `frameToLocation`): a frame whose code object is unknown has
+    /// empty names; a frame with no line table, a negative instruction offset, or an offset
+    /// the table does not cover has line 0. Header 10 and 11: the FRAME_INDEX record's
+    /// function, file and line as they are; an id without one has empty names and line 0.
     pub fn location(&mut self, frame_id: u64) -> Location {
+        if self.source == LocationSource::FrameIndex {
+            return self
+                .indexed_frames
+                .get(frame_id)
+                .cloned()
+                .unwrap_or_else(Location::unknown);
+        }
         let index = usize::try_from(frame_id).unwrap_or(usize::MAX);
         if let Some(Some(loc)) = self.locations.get(index) {
             return loc.clone();
@@ -122,11 +219,7 @@ impl StackTable {
     }
 
     fn resolve(&self, frame_id: u64) -> Location {
-        let empty = || Location {
-            function: Arc::from(""),
-            file: Arc::from(""),
-            line: 0,
-        };
+        let empty = Location::unknown;
         let Some(frame) = self.frames.get(frame_id) else {
             return empty();
         };
@@ -157,5 +250,66 @@ impl StackTable {
             .len()
             .saturating_sub(usize::try_from(skip).unwrap_or(usize::MAX));
         ids[..keep].iter().map(|&id| self.location(id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stacks::CodeObject;
+
+    fn loc(function: &str, file: &str, line: i32) -> Location {
+        Location {
+            function: Arc::from(function),
+            file: Arc::from(file),
+            line,
+        }
+    }
+
+    #[test]
+    fn indexed_frames_keep_their_ids_and_contents() {
+        let mut t = StackTable::with_indexed_frames();
+        assert!(t.indexed_frames.insert(7, loc("f", "a.py", 3)));
+        // Equal contents under another id: a distinct frame, as in memray.
+        assert!(t.indexed_frames.insert(9, loc("f", "a.py", 3)));
+        assert!(!t.indexed_frames.insert(7, loc("g", "b.py", 1)));
+        let a = t.push_indexed(0, 7).unwrap();
+        let b = t.push_indexed(0, 9).unwrap();
+        assert_ne!(a, b);
+        let c = t.push_indexed(a, 9).unwrap();
+        assert_eq!(t.push_indexed(a, 9), Some(c));
+        assert_eq!(t.push_indexed(99, 1), None);
+        assert_eq!(
+            t.stack(c, 0),
+            vec![loc("f", "a.py", 3), loc("f", "a.py", 3)]
+        );
+        assert_eq!(t.stack(c, 1), vec![loc("f", "a.py", 3)]);
+        let d = t.push_indexed(c, 12345).unwrap();
+        assert_eq!(t.stack(d, 0)[0], Location::unknown());
+    }
+
+    #[test]
+    fn code_object_frames_resolve_through_line_tables() {
+        let mut t = StackTable::new(0x030b0000);
+        t.code_objects.insert(
+            3,
+            CodeObject {
+                function_name: "f".into(),
+                filename: "a.py".into(),
+                firstlineno: 10,
+                linetable: Vec::new(),
+            },
+        );
+        let frame = Frame {
+            code_object_id: 3,
+            instruction_offset: 0,
+            is_entry_frame: true,
+        };
+        let s = t.push(0, frame).unwrap();
+        // No line table: line 0, as memray's frameToLocation gives.
+        assert_eq!(t.stack(s, 0), vec![loc("f", "a.py", 0)]);
+        // Indexed frames are not consulted for these captures.
+        t.indexed_frames.insert(0, loc("x", "y", 1));
+        assert_eq!(t.location(0), loc("f", "a.py", 0));
     }
 }
