@@ -170,6 +170,12 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
             output.display()
         )));
     }
+    if is_same_file(&output, &args.results) {
+        return Err(Error::Usage(format!(
+            "Refusing to write the report over the capture itself: {}",
+            output.display()
+        )));
+    }
     if output.is_dir() {
         return Err(Error::Usage(format!(
             "Cannot write the report to {}: it is a directory",
@@ -194,16 +200,39 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
         row_group_size: args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE),
         ..ParquetOptions::for_capture(&args.results)
     };
+    crate::interrupt::install();
     let mut pending = PendingOutput::create(&output).map_err(write_error)?;
+    let guard = pending.temp_path().map(crate::interrupt::guard);
     format
         .write(&mut report, pending.file(), &parquet)
         .map_err(write_error)?;
+    pause_before_commit();
     pending.commit().map_err(write_error)?;
+    drop(guard);
     if !args.quiet {
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "Wrote {}", output.display());
     }
     Ok(())
+}
+
+/// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file
+/// for that long, so the tests can interrupt a run at the one moment a file exists.
+fn pause_before_commit() {
+    if let Some(ms) = std::env::var_os("MEMFORM_PAUSE_BEFORE_COMMIT_MS")
+        .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Whether `a` and `b` name the same existing file (device and inode).
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 /// A capture without a trailer is reported on, like memray does, from the records before

@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod error;
+pub mod interrupt;
 pub mod progress;
 pub mod report;
 pub mod stacks;

@@ -327,3 +327,131 @@ fn record_stream_cut_short_reports_the_complete_records_like_memray() {
     assert!(err.contains("without a trailer"), "{err}");
     assert!(out.exists());
 }
+
+#[test]
+fn output_onto_an_existing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("sub");
+    std::fs::create_dir(&target).unwrap();
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-f",
+        "-o",
+        target.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: Cannot write the report to {}: it is a directory\n",
+            target.display()
+        )
+    );
+    assert!(target.is_dir());
+}
+
+#[test]
+fn output_onto_the_capture_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("run.bin");
+    std::fs::copy(capture(COMPRESSED), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-f",
+        "-o",
+        input.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: Refusing to write the report over the capture itself: {}\n",
+            input.display()
+        )
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    assert_eq!(files(dir.path()).len(), 1);
+}
+
+#[test]
+fn output_into_a_full_device() {
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-f",
+        "-o",
+        "/dev/full",
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.starts_with("memform: error: /dev/full: "), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    // The device is still a device: it was written to, not replaced.
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/full")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+#[test]
+fn output_into_a_directory_that_cannot_be_written() {
+    // Directory permissions do not stop root; /proc refuses new files to everyone.
+    let out = Path::new("/proc/memform-report.csv");
+    let o = memform(&[
+        "transform",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+        capture(COMPRESSED).to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("memform: error: /proc/memform-report.csv: "),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn interrupted_while_writing_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_memform"))
+        .args([
+            "transform",
+            "csv",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            capture(COMPRESSED).to_str().unwrap(),
+        ])
+        .env("MEMFORM_PAUSE_BEFORE_COMMIT_MS", "20000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the finished report to sit in its temporary file.
+    let start = std::time::Instant::now();
+    while files(dir.path()).is_empty() {
+        assert!(start.elapsed().as_secs() < 20, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(128 + libc::SIGINT));
+    assert_eq!(stderr(&o), "memform: interrupted; no report was written\n");
+    assert!(
+        files(dir.path()).is_empty(),
+        "left behind: {:?}",
+        files(dir.path())
+    );
+}
