@@ -159,13 +159,20 @@ pub fn schema() -> SchemaRef {
 /// The memray releases that write captures with header version `version`.
 pub fn memray_versions(version: i32) -> &'static str {
     match version {
+        10 => "1.7-1.10",
+        11 => "1.11-1.18",
+        12 => "1.19",
         13 => "1.20",
         _ => "unknown",
     }
 }
 
-/// `PY_VERSION_HEX` as `major.minor.micro`.
+/// `PY_VERSION_HEX` as `major.minor.micro`; empty for 0 (header versions before 12 do not
+/// record it).
 pub fn python_version(hex: u32) -> String {
+    if hex == 0 {
+        return String::new();
+    }
     format!("{}.{}.{}", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
 }
 
@@ -502,8 +509,12 @@ mod tests {
     fn versions_and_allocators() {
         assert_eq!(python_version(0x030b07f0), "3.11.7");
         assert_eq!(python_version(0x030d00c1), "3.13.0");
+        assert_eq!(python_version(0), "");
         assert_eq!(memray_versions(13), "1.20");
-        assert_eq!(memray_versions(12), "unknown");
+        assert_eq!(memray_versions(12), "1.19");
+        assert_eq!(memray_versions(11), "1.11-1.18");
+        assert_eq!(memray_versions(10), "1.7-1.10");
+        assert_eq!(memray_versions(9), "unknown");
         assert_eq!(python_allocator_name(1), "pymalloc");
         assert_eq!(python_allocator_name(4), "unknown");
     }

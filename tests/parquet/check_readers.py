@@ -93,6 +93,7 @@ def read_header(capture):
         d = lz4.frame.LZ4FrameDecompressor()
         data = d.decompress(data, max_length=1 << 20)
     expect(data[:7] == b"memray\0", f"{capture}: not a memray capture")
+    expect(struct.unpack_from("<i", data, 7)[0] >= 12, f"{capture}: header before version 12 (no Python version field)")
     pos = 7
     version, python_hex, native, file_format = struct.unpack_from("<iIBB", data, pos)
     pos += 10
@@ -150,8 +151,8 @@ def expected_metadata(opts, capture, report, facts):
         "capture.size": str(capture.stat().st_size),
         "capture.file_format": "aggregated_allocations" if facts.aggregated else "all_allocations",
         "header_version": str(h["version"]),
-        # The fixtures' names give the memray that wrote them; 1.20 writes header version 13.
-        "memray_versions": version_match.group(1) if h["version"] == 13 else "unknown",
+        # The fixtures' names give the memray that wrote them (1.20 writes header version 13).
+        "memray_versions": version_match.group(1),
         "python_version": h["python_version"],
         "pid": str(m.pid),
         "command_line": m.command_line,
