@@ -157,8 +157,9 @@ impl EventBatchBuilder {
     }
 
     /// Appends one event. The columns are pre-sized to [`BATCH_EVENTS`], so this is a few
-    /// stores; the caller finishes the batch when [`EventBatchBuilder::is_full`].
-    #[inline]
+    /// stores; the caller finishes the batch when [`EventBatchBuilder::is_full`]. Always
+    /// inlined: it is the innermost step of every allocation record.
+    #[inline(always)]
     pub fn push(
         &mut self,
         tid: u64,
