@@ -149,6 +149,12 @@ def synthetic_plan(files, samples, work):
                 ips.extend([start, start + 1, end - 1, end, end + 1])
                 share = samples * memsz // total_exec if executable else samples // 20
                 ips.extend(rng.randrange(start, end + 1) for _ in range(min(share, memsz)))
+        if generation == 0 and len(chosen) > 1:
+            # Another image's segments nested in the first one's: memray's segment search
+            # (std::lower_bound on the segment ends) then misses ips that a segment holds.
+            nested = base + 0x3000
+            mappings.append((chosen[1][0], nested, [(0, 0x800), (0x1000, 0x800)]))
+            ips.extend(nested - 0x800 + 0x40 * k for k in range(0x80))
         plan.append({"mappings": mappings, "ips": ips})
     return plan
 

@@ -149,6 +149,9 @@ const DW_UT_SPLIT_TYPE: u8 = 0x06;
 /// How deep `DW_AT_specification` chains are followed (libbacktrace has no limit and would
 /// overflow its stack on a cycle).
 const MAX_REFERENCE_DEPTH: u32 = 64;
+/// How deeply nested DIEs are read (libbacktrace recurses without a limit; real DWARF
+/// nests a few dozen levels). Deeper nesting is treated as an error in the unit.
+const MAX_DIE_DEPTH: u32 = 256;
 
 /// The data of the DWARF sections libbacktrace reads, decompressed; empty when absent.
 #[derive(Default, Clone)]
@@ -1084,7 +1087,11 @@ impl DwarfInfo {
         buf: &mut Buf,
         addrs: &mut Vec<UnitAddrs>,
         index: usize,
+        depth: u32,
     ) -> bool {
+        if depth > MAX_DIE_DEPTH {
+            return false;
+        }
         while buf.left > 0 {
             let code = buf.read_uleb128();
             if code == 0 {
@@ -1161,7 +1168,8 @@ impl DwarfInfo {
                     return true;
                 }
             }
-            if abbrev.has_children && !self.find_address_ranges(unit, buf, addrs, index) {
+            if abbrev.has_children && !self.find_address_ranges(unit, buf, addrs, index, depth + 1)
+            {
                 return false;
             }
         }
@@ -1234,7 +1242,7 @@ impl DwarfInfo {
                 abbrevs,
             };
             let index = units.len();
-            if !self.find_address_ranges(&mut unit, &mut unit_buf, &mut addrs, index) {
+            if !self.find_address_ranges(&mut unit, &mut unit_buf, &mut addrs, index, 0) {
                 return None;
             }
             if unit_buf.underflow {
@@ -1715,6 +1723,7 @@ impl DwarfInfo {
         let mut reader = FunctionReader {
             functions: Vec::new(),
             vectors: vec![Vec::new()],
+            depth: 0,
         };
         while buf.left > 0 {
             if !self.read_function_entry(unit, 0, &mut buf, filenames_count, &mut reader, 0, 0) {
@@ -1744,6 +1753,34 @@ impl DwarfInfo {
     /// `vec_function`, of inlined subroutines to `vec_inlined`. False on error.
     #[allow(clippy::too_many_arguments)]
     fn read_function_entry(
+        &self,
+        unit: &Unit,
+        base: u64,
+        buf: &mut Buf,
+        filenames_count: usize,
+        reader: &mut FunctionReader,
+        vec_function: usize,
+        vec_inlined: usize,
+    ) -> bool {
+        if reader.depth > MAX_DIE_DEPTH {
+            return false;
+        }
+        reader.depth += 1;
+        let ok = self.read_function_entries(
+            unit,
+            base,
+            buf,
+            filenames_count,
+            reader,
+            vec_function,
+            vec_inlined,
+        );
+        reader.depth -= 1;
+        ok
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_function_entries(
         &self,
         unit: &Unit,
         mut base: u64,
@@ -1907,6 +1944,7 @@ impl DwarfInfo {
 struct FunctionReader {
     functions: Vec<Function>,
     vectors: Vec<Vec<FunctionAddrs>>,
+    depth: u32,
 }
 
 fn is_highest_address(address: u64, addrsize: u8) -> bool {

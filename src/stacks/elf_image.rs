@@ -717,10 +717,10 @@ fn uncompress_chdr(data: &[u8]) -> Option<Vec<u8>> {
     let size = usize::try_from(read_u64(data, 8)?).ok()?;
     let payload = &data[CHDR_SIZE..];
     match kind {
-        ELFCOMPRESS_ZLIB => inflate_zlib(payload, size),
+        ELFCOMPRESS_ZLIB => inflate_exact(flate2::read::ZlibDecoder::new(payload), payload, size),
         ELFCOMPRESS_ZSTD => {
-            let out = zstd::bulk::decompress(payload, size).ok()?;
-            (out.len() == size).then_some(out)
+            let decoder = zstd::stream::read::Decoder::new(payload).ok()?;
+            inflate_exact(decoder, payload, size)
         }
         _ => None,
     }
@@ -735,13 +735,19 @@ fn uncompress_zdebug(data: &[u8]) -> Option<Vec<u8>> {
     for &b in &data[4..12] {
         size = (size << 8) | u64::from(b);
     }
-    inflate_zlib(&data[12..], usize::try_from(size).ok()?)
+    let payload = &data[12..];
+    let size = usize::try_from(size).ok()?;
+    inflate_exact(flate2::read::ZlibDecoder::new(payload), payload, size)
 }
 
-fn inflate_zlib(data: &[u8], size: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(size.min(1 << 30));
-    let mut decoder = flate2::read::ZlibDecoder::new(data).take(size as u64 + 1);
-    decoder.read_to_end(&mut out).ok()?;
+/// Reads `decoder` to its end, which must be exactly `size` bytes (the size the section
+/// header declares, not trusted for allocation).
+fn inflate_exact(decoder: impl Read, compressed: &[u8], size: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(size.min(compressed.len().saturating_mul(8)));
+    decoder
+        .take((size as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .ok()?;
     (out.len() == size).then_some(out)
 }
 

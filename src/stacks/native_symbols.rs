@@ -15,8 +15,9 @@
 //! is what that fallback gives unless the recorded address happens to fall inside one of
 //! the reader's own mappings: the image's symbols, else `<unknown>`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::demangle::demangle;
 use super::dwarf_lookup::Lookup;
@@ -76,9 +77,9 @@ struct Generation {
 #[derive(Default)]
 pub struct SymbolResolver {
     images: Vec<Image>,
-    image_index: HashMap<(Arc<str>, u64), usize>,
-    generations: HashMap<u64, Generation>,
-    cache: HashMap<(u64, u64), Option<Arc<[NativeFrame]>>>,
+    image_index: FxHashMap<(Arc<str>, u64), usize>,
+    generations: FxHashMap<u64, Generation>,
+    cache: FxHashMap<(u64, u64), Option<Arc<[NativeFrame]>>>,
 }
 
 impl SymbolResolver {
@@ -349,5 +350,71 @@ mod tests {
         let frames = resolver.resolve(0x20010, 1).unwrap();
         assert_eq!(&*frames, &[unknown_frame(None)]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Random bytes flipped in this test binary's section headers, DWARF and symbol
+    /// tables, or the file cut short: loading and lookups must never panic.
+    #[test]
+    fn corrupted_elf_files_never_panic() {
+        use super::super::elf_image::{load_segments, Bytes};
+        let original = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let text = load_segments(&original)
+            .unwrap()
+            .into_iter()
+            .max_by_key(|&(_, memsz)| memsz)
+            .unwrap();
+        let regions = corruptible_regions(&original);
+        assert!(
+            regions.len() >= 3,
+            "the test binary has section headers, DWARF and symbols"
+        );
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound.max(1) as u64) as usize
+        };
+        let base = 0x5555_0000_0000;
+        for round in 0..24 {
+            let mut data = original.clone();
+            if round % 6 == 5 {
+                data.truncate(random(data.len()));
+            } else {
+                for _ in 0..32 {
+                    let (start, len) = regions[random(regions.len())];
+                    let at = start + random(len);
+                    if at < data.len() {
+                        data[at] = random(256) as u8;
+                    }
+                }
+            }
+            let mut image = elf_add_file("corrupt", Bytes::from_vec(data), base).image;
+            for _ in 0..200 {
+                let pc = base + text.0 + random(text.1 as usize) as u64;
+                let _ = frames_from_debug_info(&mut image, pc);
+                let _ = symbol_for(&image, pc);
+            }
+        }
+    }
+
+    /// `(offset, len)` of the section header table and of the DWARF and symbol sections.
+    fn corruptible_regions(file: &[u8]) -> Vec<(usize, usize)> {
+        let u16_at = |at: usize| u16::from_le_bytes([file[at], file[at + 1]]) as usize;
+        let u32_at = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+        let u64_at = |at: usize| u64::from_le_bytes(file[at..at + 8].try_into().unwrap()) as usize;
+        let (shoff, shnum, shstrndx) = (u64_at(40), u16_at(60), u16_at(62));
+        let header = |i: usize| shoff + i * 64;
+        let names = u64_at(header(shstrndx) + 24);
+        let mut regions = vec![(shoff, shnum * 64)];
+        for i in 1..shnum {
+            let name_at = names + u32_at(header(i));
+            let name =
+                &file[name_at..name_at + file[name_at..].iter().position(|&b| b == 0).unwrap()];
+            if name.starts_with(b".debug_") || name == b".symtab" || name == b".strtab" {
+                regions.push((u64_at(header(i) + 24), u64_at(header(i) + 32)));
+            }
+        }
+        regions
     }
 }
