@@ -11,8 +11,10 @@ With --synthetic N, it also writes a capture of its own with memray 1.20's
 RecordWriterTestHarness: every ELF file named in the corpus captures, the pyenv Pythons,
 the venvs' extension modules and the system libraries, mapped at made-up addresses (some in
 a second generation), and about N sampled instruction pointers per file (segment
-boundaries included), each its own one-frame stack; plus a missing file and a file that is
-not ELF.
+boundaries included), each its own one-frame stack; plus a missing file, a file that is
+not ELF, segments nested in another image's, and (with gcc) small C and C++ libraries
+built in every DWARF version, with compressed sections, debug files found through
+.gnu_debuglink and MiniDebugInfo, sampled every few bytes.
 
 Prints `native symbols: P stacks matched, F differed` and the first differences. Exit
 status 1 when any stack differs.
@@ -74,6 +76,143 @@ writer.write_trailer()
 """
 
 
+TEST_HEADER = r"""
+static inline __attribute__((always_inline)) int helper_inner(int x) { return x * 3 + (x >> 2); }
+static inline __attribute__((always_inline)) int helper_outer(int x)
+{
+    int s = 0;
+    for (int i = 0; i < x; i++)
+        s += helper_inner(i) ^ (s >> 3);
+    return s;
+}
+"""
+
+TEST_C = r"""
+#include <stdlib.h>
+#include "lib.h"
+int global_counter;
+static int table[64] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+__attribute__((noinline)) static int local_fn(int x) { return helper_outer(x) + table[x & 63]; }
+int exported(int x) { global_counter++; return local_fn(x) * helper_inner(x); }
+__attribute__((cold, noinline)) int cold_fn(int x)
+{
+    if (x > 100) abort();
+    return helper_outer(x + 1) - 7;
+}
+int recursive(int n) { return n <= 1 ? 1 : n * recursive(n - 1) + cold_fn(n); }
+void *allocate(int n) { return malloc((size_t)helper_outer(n)); }
+#line 100 "renamed.c"
+int after_line_directive(int x) { return x + exported(x); }
+int main(int argc, char **argv) { (void)argv; return recursive(argc); }
+"""
+
+TEST_CXX = r"""
+#include <vector>
+#include <string>
+namespace ns {
+template <typename T> struct Box {
+    T v;
+    T get() const;
+    template <typename U> U as() const { return static_cast<U>(v) + U(1); }
+};
+template <typename T> T Box<T>::get() const { return v * 2; }
+namespace {
+int hidden(int x) { return x ^ 0x55; }
+}
+}  // namespace ns
+struct Widget {
+    std::vector<std::string> names;
+    virtual ~Widget() = default;
+    virtual int size() const { return static_cast<int>(names.size()); }
+    void add(const char* n) { names.emplace_back(n); }
+};
+extern "C" int cpp_entry(int x)
+{
+    ns::Box<int> b{x};
+    auto lam = [&](int y) { return b.get() + y + ns::hidden(y); };
+    Widget w;
+    w.add("a");
+    w.add("b");
+    return lam(x) + static_cast<int>(ns::Box<long>{x}.get()) + b.as<short>() + w.size();
+}
+"""
+
+
+def build_test_images(work):
+    """Small libraries built here in the DWARF versions, layouts and debug-file
+    arrangements libbacktrace handles differently; [] without gcc."""
+    out = os.path.join(work, "built")
+    os.makedirs(os.path.join(out, ".debug"), exist_ok=True)
+    for name, text in [("lib.h", TEST_HEADER), ("lib.c", TEST_C), ("lib.cc", TEST_CXX)]:
+        with open(os.path.join(out, name), "w") as f:
+            f.write(text)
+    built = []
+
+    def run(*command):
+        return subprocess.run(command, cwd=out, capture_output=True).returncode == 0
+
+    def compile(name, source, *flags, shared=True):
+        compiler = "g++" if source.endswith(".cc") else "gcc"
+        kind = ["-shared", "-fPIC"] if shared else ["-no-pie"]
+        if run(compiler, *kind, *flags, "-o", name, source):
+            built.append(os.path.join(out, name))
+            return True
+        return False
+
+    try:
+        subprocess.run(["gcc", "--version"], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    for version in ("2", "3", "4", "5"):
+        compile(f"c-dwarf{version}.so", "lib.c", f"-gdwarf-{version}", "-O2")
+    compile("c-dwarf4-O0.so", "lib.c", "-gdwarf-4", "-O0")
+    compile("c-dwarf5-sections.so", "lib.c", "-gdwarf-5", "-O1", "-ffunction-sections")
+    compile("c-dwarf5-g1.so", "lib.c", "-g1", "-O2")
+    compile("c-nobuildid.so", "lib.c", "-g", "-O2", "-Wl,--build-id=none")
+    compile("c-exec-dwarf4", "lib.c", "-gdwarf-4", "-O2", shared=False)
+    compile("cxx-dwarf4.so", "lib.cc", "-gdwarf-4", "-O2")
+    compile("cxx-dwarf5.so", "lib.cc", "-gdwarf-5", "-O2")
+    compile("cxx-dwarf5-O0.so", "lib.cc", "-gdwarf-5", "-O0")
+    for codec in ("zlib-gnu", "zlib-gabi", "zstd"):
+        target = f"c-{codec}.so"
+        if compile(target, "lib.c", "-gdwarf-5", "-O2"):
+            if not run("objcopy", f"--compress-debug-sections={codec}", target):
+                built.remove(os.path.join(out, target))
+    # Separate debug files found through .gnu_debuglink: beside the library, in .debug/,
+    # and two whose CRC no longer matches: ignored, except when the name's length is a
+    # multiple of 4 ("c-link-badcrc.so.dbg"), where libbacktrace reads the CRC from the
+    # name's padding (0: not checked).
+    for target, debug_dir, spoil in [("c-link-same.so", "", False), ("c-link-sub.so", ".debug", False),
+                                     ("c-link-bad.so", "", True), ("c-link-badcrc.so", "", True)]:
+        debug = os.path.join(debug_dir, target + ".dbg")
+        if (compile(target, "lib.c", "-gdwarf-4", "-O2", "-Wl,--build-id=none")
+                and run("objcopy", "--only-keep-debug", target, debug)
+                and run("objcopy", "--strip-debug", "--strip-unneeded", f"--add-gnu-debuglink={debug}", target)):
+            if spoil:
+                with open(os.path.join(out, debug), "ab") as f:
+                    f.write(b"\0")
+        elif os.path.join(out, target) in built:
+            built.remove(os.path.join(out, target))
+    # MiniDebugInfo: a stripped library whose .gnu_debugdata holds an xz-compressed ELF with
+    # the function symbols.
+    target = "c-minidebug.so"
+    if compile(target, "lib.c", "-g", "-O2"):
+        ok = run("objcopy", "--only-keep-debug", target, "mini.full")
+        if ok:
+            listing = subprocess.run(["nm", "--format=posix", "--defined-only", "mini.full"], cwd=out,
+                                     capture_output=True, text=True).stdout
+            with open(os.path.join(out, "mini.keep"), "w") as f:
+                f.writelines(line.split()[0] + "\n" for line in listing.splitlines()
+                             if len(line.split()) > 1 and line.split()[1] in "TtDdBb")
+        ok = (ok and run("objcopy", "-S", "--remove-section", ".gdb_index", "--remove-section", ".comment",
+                         "--keep-symbols=mini.keep", "mini.full", "mini.elf")
+              and run("xz", "-f", "-k", "mini.elf")
+              and run("objcopy", "--strip-all", "--add-section", ".gnu_debugdata=mini.elf.xz", target))
+        if not ok:
+            built.remove(os.path.join(out, target))
+    return built
+
+
 def load_segments(path):
     """(p_vaddr, p_memsz, executable) of an ELF file's PT_LOAD headers, or None."""
     try:
@@ -119,7 +258,7 @@ def synthetic_files(corpus_images, venvs):
     return files
 
 
-def synthetic_plan(files, samples, work):
+def synthetic_plan(files, samples, work, dense=False):
     """Mappings and sampled ips of a two-generation synthetic capture."""
     garbage = os.path.join(work, "not-elf.so")
     with open(garbage, "wb") as f:
@@ -147,6 +286,9 @@ def synthetic_plan(files, samples, work):
             for vaddr, memsz, executable in segments:
                 start, end = addr + vaddr, addr + vaddr + memsz
                 ips.extend([start, start + 1, end - 1, end, end + 1])
+                if dense:
+                    ips.extend(range(start, end + 2, 3 if executable else 17))
+                    continue
                 share = samples * memsz // total_exec if executable else samples // 20
                 ips.extend(rng.randrange(start, end + 1) for _ in range(min(share, memsz)))
         if generation == 0 and len(chosen) > 1:
@@ -250,10 +392,13 @@ def main():
             # memory mappings (then memray resolves nothing at all).
             interpreter = os.path.join(args.venvs, "memray-1.20.0-py3.11", "bin", "python")
             files = synthetic_files(sorted(corpus_images), args.venvs)
-            groups = [files[i:i + SYNTHETIC_GROUP] for i in range(0, len(files), SYNTHETIC_GROUP)]
+            groups = [(files[i:i + SYNTHETIC_GROUP], False) for i in range(0, len(files), SYNTHETIC_GROUP)]
+            built = build_test_images(work)
+            if built:
+                groups.insert(0, (built, True))
             total_ips = 0
-            for number, group in enumerate(groups):
-                plan = synthetic_plan(group, args.synthetic, work)
+            for number, (group, dense) in enumerate(groups):
+                plan = synthetic_plan(group, args.synthetic, work, dense)
                 total_ips += sum(len(g["ips"]) for g in plan)
                 plan_path = os.path.join(work, f"plan-{number}.json")
                 with open(plan_path, "w") as f:
@@ -267,8 +412,8 @@ def main():
                     return 1
                 matched += ok
                 differences += diffs
-            print(f"native symbols: synthetic captures of {len(files)} images, {total_ips} ips",
-                  file=sys.stderr)
+            print(f"native symbols: synthetic captures of {len(files)} images and {len(built)} built here, "
+                  f"{total_ips} ips", file=sys.stderr)
         if args.keep:
             with open(os.path.join(work, "differences.json"), "w") as f:
                 json.dump(differences, f)

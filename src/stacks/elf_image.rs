@@ -502,13 +502,7 @@ impl Loader {
                     return Some(false);
                 };
                 debuglink_seen = true;
-                let link = link.as_slice();
-                let name_len = link.iter().position(|&b| b == 0).unwrap_or(link.len());
-                let crc_offset = (name_len + 3) & !3;
-                if crc_offset + 4 <= link.len() {
-                    let crc = read_u32(link, crc_offset)?;
-                    debuglink = Some((link[..name_len].to_vec(), crc));
-                }
+                debuglink = parse_debuglink(link.as_slice());
             }
             if !debugaltlink_seen && name == b".gnu_debugaltlink" {
                 let Some(link) = file.view(shdr.offset, shdr.size) else {
@@ -634,6 +628,19 @@ impl Loader {
         self.image.dwarf.push(DwarfModule::new(info));
         Some(true)
     }
+}
+
+/// The file name and CRC of a `.gnu_debuglink` section, read as libbacktrace reads them:
+/// the CRC at the name's length rounded up to 4, which for a name whose length is a
+/// multiple of 4 is its NUL padding (a CRC of 0, which is not checked).
+fn parse_debuglink(section: &[u8]) -> Option<(Vec<u8>, u32)> {
+    let name_len = section
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(section.len());
+    let crc_offset = (name_len + 3) & !3;
+    let crc = read_u32(section, crc_offset)?;
+    Some((section[..name_len].to_vec(), crc))
 }
 
 fn open_mapped(path: &str) -> Option<Bytes> {
@@ -772,6 +779,25 @@ mod tests {
         );
         assert!(bytes.view(3, 2).is_none());
         assert!(bytes.view(u64::MAX, 2).is_none());
+    }
+
+    #[test]
+    fn debuglink_crc_offset_quirk() {
+        // "libx.so.debug" (13 characters): NUL, padding to 16, then the CRC.
+        let mut section = b"libx.so.debug\0\0\0".to_vec();
+        section.extend_from_slice(&0x1234_5678u32.to_le_bytes());
+        assert_eq!(
+            parse_debuglink(&section),
+            Some((b"libx.so.debug".to_vec(), 0x1234_5678))
+        );
+        // "lib12.so.debug12" (16 characters): the CRC is read at 16, from the padding.
+        let mut section = b"lib12.so.debug12\0\0\0\0".to_vec();
+        section.extend_from_slice(&0x1234_5678u32.to_le_bytes());
+        assert_eq!(
+            parse_debuglink(&section),
+            Some((b"lib12.so.debug12".to_vec(), 0))
+        );
+        assert_eq!(parse_debuglink(b"short\0"), None);
     }
 
     #[test]

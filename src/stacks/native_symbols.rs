@@ -70,6 +70,8 @@ struct Segment {
 struct Generation {
     segments: Vec<Segment>,
     sorted: bool,
+    /// Some lookup of this generation is in the cache.
+    resolved: bool,
 }
 
 /// memray's `SymbolResolver`: segments per generation, images, and the per-(ip,
@@ -124,6 +126,12 @@ impl SymbolResolver {
             });
         }
         list.sorted = false;
+        if list.resolved {
+            // Lookups made before this image was added saw an incomplete generation; memray
+            // resolves only after reading every record, so forget them.
+            list.resolved = false;
+            self.cache.retain(|&(_, g), _| g != generation);
+        }
     }
 
     /// memray's SymbolResolver::resolve(ip, generation): None when no segment holds ip or
@@ -146,6 +154,7 @@ impl SymbolResolver {
             });
             list.sorted = true;
         }
+        list.resolved = true;
         let image = find_segment(&list.segments, ip)?.image;
         let frames = self.resolve_in_image(image, ip.wrapping_sub(1));
         if frames.is_empty() {
@@ -313,6 +322,33 @@ mod tests {
         assert_eq!(start(&segments, 0x1000), Some(0x1000));
         assert_eq!(start(&segments, 0x2500), Some(0x1000));
         assert_eq!(start(&segments, 0x4fff), None);
+    }
+
+    #[test]
+    fn resolver_can_move_between_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<SymbolResolver>();
+    }
+
+    #[test]
+    fn images_added_later_to_a_generation_are_seen() {
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_str().unwrap();
+        let data = std::fs::read(exe).unwrap();
+        let segments = super::super::elf_image::load_segments(&data).unwrap();
+        let (vaddr, memsz) = segments.iter().copied().max_by_key(|&(_, m)| m).unwrap();
+        let base = 0x7000_0000_0000;
+        let ip = base + vaddr + memsz / 2;
+        let mut resolver = SymbolResolver::new();
+        resolver.add_image("/nonexistent/elsewhere.so", 0x1000, &[(0, 0x1000)], 1);
+        assert_eq!(resolver.resolve(ip, 1), None);
+        resolver.add_image(exe, base, &segments, 1);
+        let frames = resolver.resolve(ip, 1).unwrap();
+        assert!(!frames.is_empty());
+        // The same ip in another generation without that image: nothing.
+        resolver.add_image("/nonexistent/elsewhere.so", 0x1000, &[(0, 0x1000)], 2);
+        assert_eq!(resolver.resolve(ip, 2), None);
+        assert_eq!(resolver.resolve(ip, 1), Some(frames));
     }
 
     #[test]
