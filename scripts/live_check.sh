@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 venvs=${MEMFORM_VENVS:-$HOME/.cache/memform-corpus/venvs}
 python3 "$shared/corpus/make_captures.py" "$work/corpus" --workloads tests/fixtures \
-  --versions 1.20.0 --pythons 3.11 --modes default,pyalloc,aggregate,nocompress \
-  --formats csv,gprof2dot --venvs "$venvs"
+  --versions 1.20.0 --pythons 3.11 --modes default,pyalloc,aggregate,nocompress,native \
+  --formats csv,gprof2dot,speedscope --venvs "$venvs"
 python3 "$shared/corpus/check.py" "$work/corpus" --venvs "$venvs" \
   --tool-cmd "$PWD/target/release/memform transform {format} {flags} -q -f -o {out} {capture}"

@@ -40,6 +40,8 @@ MODES = {
     "aggregate": ["--aggregate"],
     "nocompress": ["--no-compress"],
     "killed": ["--no-compress"],
+    "native": ["--native"],
+    "nativeagg": ["--native", "--aggregate"],
 }
 REPORTS = {
     "peak": [],
@@ -102,7 +104,7 @@ def transform(python, name, mode, capture, expected, formats):
                 continue
             if error.exists():
                 error.unlink()
-            if fmt == "csv" and report in ("peak", "leaks") and mode != "aggregate" and REPLAY.exists():
+            if fmt == "csv" and report in ("peak", "leaks") and mode not in ("aggregate", "nativeagg") and REPLAY.exists():
                 members = subprocess.run(
                     [str(python), str(REPLAY), str(capture), report], capture_output=True, text=True, check=True
                 ).stdout
@@ -113,11 +115,51 @@ def transform(python, name, mode, capture, expected, formats):
                 (expected / f"{name}-{report}.members.json").write_text(json.dumps(rows) + "\n")
 
 
+def build_id(path):
+    """The GNU build-id of an ELF file, as hex, or None."""
+    proc = subprocess.run(["readelf", "-n", path], capture_output=True, text=True)
+    m = re.search(r"Build ID: ([0-9a-f]+)", proc.stdout)
+    return m.group(1) if m else None
+
+
+def write_images(python, name, capture, expected):
+    """For native captures: the ELF images that hold the capture's native instruction pointers,
+    with build-ids and whether a separate debug file is installed, so the tests can tell whether
+    this machine resolves native frames as the recording machine did."""
+    dump = subprocess.run([str(python), "-m", "memray", "parse", str(capture)], capture_output=True, text=True).stdout
+    ranges = []  # (start, end, filename)
+    ips = set()
+    current = None
+    for line in dump.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "SEGMENT_HEADER":
+            kv = dict(f.split("=", 1) for f in fields[1:])
+            current = (kv["filename"], int(kv["addr"], 16))
+        elif fields[0] == "SEGMENT" and current:
+            vaddr = 0 if fields[1] == "(nil)" else int(fields[1], 16)
+            start = current[1] + vaddr
+            ranges.append((start, start + int(fields[2], 16), current[0]))
+        elif fields[0] == "NATIVE_FRAME_ID":
+            ips.add(int(fields[1].split("=", 1)[1], 16))
+    used = {f for ip in ips for (start, end, f) in ranges if start <= ip - 1 < end}
+    images = {}
+    for path in sorted(used):
+        if not Path(path).is_file():
+            continue
+        bid = build_id(path)
+        debug = bool(bid) and Path(f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug").is_file()
+        images[path] = {"build_id": bid, "debug_file": debug}
+    (expected / f"{name}.images.json").write_text(json.dumps(images, indent=1, sort_keys=True) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--memray", default="1.20.0")
     ap.add_argument("--pythons", default="3.9,3.10,3.11,3.12,3.13")
     ap.add_argument("--full-pythons", default="3.11,3.13")
+    ap.add_argument("--modes", default=None, help="comma-separated capture modes; default: all for --full-pythons")
     ap.add_argument("--formats", default=None, help="comma-separated; default: all (speedscope with --transform-only)")
     ap.add_argument("--transform-only", action="store_true", help="re-transform the committed captures; record nothing")
     opts = ap.parse_args()
@@ -134,17 +176,26 @@ def main():
         for capture in sorted(captures.glob("v*-py*-*.bin")):
             name = capture.stem
             version, py, mode = re.fullmatch(r"v(.+?)-py(\d+\.\d+)-(\w+)", name).groups()
+            if opts.modes and mode not in opts.modes.split(","):
+                continue
             print(f"transform {name}", file=sys.stderr)
+            if MODES[mode][:1] == ["--native"]:
+                write_images(venv_for(version, py), name, capture, expected)
             transform(venv_for(version, py), name, mode, capture, expected, formats)
         return
     full = opts.full_pythons.split(",")
     for py in opts.pythons.split(","):
         python = venv_for(opts.memray, py)
-        for mode in MODES if py in full else ["default"]:
+        modes = list(MODES) if py in full else ["default"]
+        if opts.modes:
+            modes = [m for m in opts.modes.split(",") if m in modes]
+        for mode in modes:
             name = f"v{opts.memray}-py{py}-{mode}"
             capture = captures / f"{name}.bin"
             print(f"record {name}", file=sys.stderr)
             record(python, mode, capture)
+            if MODES[mode][:1] == ["--native"]:
+                write_images(python, name, capture, expected)
             transform(python, name, mode, capture, expected, formats)
 
 

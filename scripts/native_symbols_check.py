@@ -340,7 +340,7 @@ def main():
     parser.add_argument("--venvs", default=os.environ.get(
         "MEMFORM_VENVS", os.path.expanduser("~/.cache/memform-corpus/venvs")))
     parser.add_argument("--versions", default="", help="comma-separated memray versions (default: all)")
-    parser.add_argument("--tool", default=os.path.join(repo, "target", "release", "examples", "native_resolve"))
+    parser.add_argument("--tool", help="native_resolve binary (default: build examples/native_resolve)")
     parser.add_argument("--show", type=int, default=10, help="differences to print")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N",
                         help="also check about N sampled ips per ELF file on this machine")
@@ -352,8 +352,9 @@ def main():
     if not os.path.exists(manifest_path):
         print(f"native symbols: no corpus at {args.corpus}; skipped", file=sys.stderr)
         return 0
-    if not os.path.exists(args.tool):
+    if not args.tool:
         subprocess.run(["cargo", "build", "--release", "-q", "--example", "native_resolve"], cwd=repo, check=True)
+        args.tool = os.path.join(repo, "target", "release", "examples", "native_resolve")
 
     with open(manifest_path) as f:
         manifest = json.load(f)

@@ -64,11 +64,6 @@ pub enum CaptureError {
         offset: u64,
         message: String,
     },
-    #[error(
-        "{}: native traces are not supported yet (the capture was recorded with --native)",
-        path.display()
-    )]
-    NativeTracesUnsupported { path: PathBuf },
     #[error("Can't find temporary allocations using a pre-aggregated capture file.")]
     TemporaryOnAggregated,
 }

@@ -236,21 +236,6 @@ fn corrupted_lz4_block() {
 }
 
 #[test]
-fn native_capture_is_refused_until_supported() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = damaged(dir.path(), NOCOMPRESS, |b| b[15] = 1);
-    assert_fails(
-        dir.path(),
-        &input,
-        &[],
-        &format!(
-            "{}: native traces are not supported yet (the capture was recorded with --native)",
-            input.display()
-        ),
-    );
-}
-
-#[test]
 fn temporary_allocations_of_an_aggregated_capture() {
     let dir = tempfile::tempdir().unwrap();
     for flags in [

@@ -107,6 +107,54 @@ fn check_speedscope(case: &str, ours: &str, theirs: &str) {
     );
 }
 
+#[derive(serde::Deserialize)]
+struct Image {
+    build_id: Option<String>,
+    debug_file: bool,
+}
+
+/// For a native capture (one with an `.images.json` beside its outputs): `Ok` when this
+/// machine has every ELF image the capture's memory maps name, with the build-id and the
+/// separate debug file the recording machine had, so native frames resolve the same; `Err`
+/// with the first difference otherwise. `None` for captures without native traces.
+fn native_images(expected_dir: &Path, capture_name: &str) -> Option<Result<(), String>> {
+    let text = std::fs::read(expected_dir.join(format!("{capture_name}.images.json"))).ok()?;
+    let images: std::collections::BTreeMap<String, Image> = serde_json::from_slice(&text).unwrap();
+    for (path, image) in images {
+        let found = elf_build_id(Path::new(&path));
+        if found != image.build_id {
+            return Some(Err(format!(
+                "{path}: build-id {found:?}, recorded {:?}",
+                image.build_id
+            )));
+        }
+        let debug = found.as_ref().is_some_and(|id| {
+            Path::new(&format!(
+                "/usr/lib/debug/.build-id/{}/{}.debug",
+                &id[..2],
+                &id[2..]
+            ))
+            .is_file()
+        });
+        if debug != image.debug_file {
+            return Some(Err(format!(
+                "{path}: separate debug file present: {debug}, recorded {}",
+                image.debug_file
+            )));
+        }
+    }
+    Some(Ok(()))
+}
+
+/// The GNU build-id of the ELF file at `path`, as hex.
+fn elf_build_id(path: &Path) -> Option<String> {
+    use object::Object;
+    let bytes = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*bytes).ok()?;
+    let id = file.build_id().ok()??;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[test]
 fn every_fixture_case_matches_memray() {
     let expected_dir = fixtures().join("expected");
@@ -114,14 +162,24 @@ fn every_fixture_case_matches_memray() {
     let mut cases = 0;
     let mut identical = 0;
     let mut speedscope = 0;
+    let mut native_cases = 0;
+    let mut native_skipped = std::collections::BTreeSet::new();
     for path in files(&expected_dir) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".members.json") {
+        if name.ends_with(".members.json") || name.ends_with(".images.json") {
             continue;
         }
         let (stem, ext) = name.rsplit_once('.').unwrap();
         let parts: Vec<&str> = stem.rsplitn(3, '-').collect();
         let (report, format, capture_name) = (parts[0], parts[1], parts[2]);
+        let native = native_images(&expected_dir, capture_name);
+        if let Some(Err(reason)) = &native {
+            if !native_skipped.contains(capture_name) {
+                eprintln!("{capture_name}: native frames not compared: {reason}");
+            }
+            native_skipped.insert(capture_name.to_string());
+        }
+        let compare_stacks = !matches!(native, Some(Err(_)));
         let capture = capture(&format!("{capture_name}.bin"));
         let out = out_dir.path().join(format!("{stem}.out"));
         let out_s = out.to_str().unwrap();
@@ -147,6 +205,20 @@ fn every_fixture_case_matches_memray() {
         assert_eq!(o.status.code(), Some(0), "{stem}: {}", stderr(&o));
         let ours = std::fs::read_to_string(&out).unwrap();
         let theirs = std::fs::read_to_string(&path).unwrap();
+        if native.is_some() {
+            native_cases += 1;
+        }
+        if !compare_stacks {
+            // Another machine's libraries: everything but the frames must still agree.
+            if format == "csv" {
+                let (a, b) = (csv_rows(&ours), csv_rows(&theirs));
+                let numbers = |rows: &[Vec<String>]| -> Vec<Vec<String>> {
+                    rows.iter().map(|r| r[..5].to_vec()).collect()
+                };
+                assert_eq!(numbers(&a), numbers(&b), "{stem}: rows apart from stacks");
+            }
+            continue;
+        }
         if format == "speedscope" {
             check_speedscope(stem, &ours, &theirs);
             identical += 1;
@@ -166,7 +238,13 @@ fn every_fixture_case_matches_memray() {
     }
     eprintln!(
         "{cases} fixture cases, {identical} byte-identical \
-         ({speedscope} speedscope documents, apart from their exporter)"
+         ({speedscope} speedscope documents, apart from their exporter); \
+         {native_cases} native cases, stacks of {} native captures not compared",
+        native_skipped.len()
+    );
+    assert!(
+        native_cases >= 20,
+        "expected at least 20 native cases, found {native_cases}"
     );
     assert!(
         cases >= 100,
@@ -184,7 +262,15 @@ fn fixtures_cover_every_capture_mode_and_several_pythons() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for mode in ["default", "pyalloc", "aggregate", "nocompress", "killed"] {
+    for mode in [
+        "default",
+        "pyalloc",
+        "aggregate",
+        "nocompress",
+        "killed",
+        "native",
+        "nativeagg",
+    ] {
         assert!(
             names.iter().any(|n| n.ends_with(&format!("-{mode}.bin"))),
             "no {mode} fixture"

@@ -13,7 +13,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use common::{files, memform, report_flags, stderr};
@@ -284,46 +283,4 @@ fn every_older_version_fixture_matches_its_memray() {
         per_header_version, expected_versions,
         "cases per header version"
     );
-}
-
-/// Captures recorded with `--native` are refused for every header version (the flag is in
-/// every header), without leaving an output file.
-#[test]
-fn native_captures_of_older_versions_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut refused = 0;
-    for path in files(&versions_dir().join("captures")) {
-        let bytes = std::fs::read(&path).unwrap();
-        let mut raw = Vec::new();
-        lz4_flex::frame::FrameDecoder::new(&bytes[..])
-            .read_to_end(&mut raw)
-            .unwrap();
-        assert_eq!(&raw[..7], b"memray\0");
-        let version = i32::from_le_bytes(raw[7..11].try_into().unwrap());
-        // native_traces follows the version, and python_version from header 12 on.
-        let native_at = if version >= 12 { 15 } else { 11 };
-        assert_eq!(raw[native_at], 0, "{}: not native", path.display());
-        raw[native_at] = 1;
-        let input = dir.path().join(path.file_name().unwrap());
-        std::fs::write(&input, &raw).unwrap();
-        let out = dir.path().join("out.csv");
-        let o = memform(&[
-            "transform",
-            "csv",
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            input.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(1), "{}", input.display());
-        assert!(
-            stderr(&o).contains("native traces are not supported yet"),
-            "{}: {}",
-            input.display(),
-            stderr(&o)
-        );
-        assert!(!out.exists());
-        refused += 1;
-    }
-    assert_eq!(refused, 7);
 }

@@ -17,7 +17,7 @@ use crate::capture::{
 };
 use crate::error::CaptureError;
 use crate::progress::Progress;
-use crate::stacks::StackTable;
+use crate::stacks::{NativeStacks, StackTable};
 use heap::{HeapTracker, HighWaterMark};
 use pipeline::decode_in_background;
 use reduction::{Member, Reducer, Representative};
@@ -51,6 +51,8 @@ pub struct Report {
     /// Rows with the schema of [`reduction::rows_schema`], in output order.
     pub rows: RecordBatch,
     pub stacks: StackTable,
+    /// Native stacks, for captures recorded with `--native`.
+    pub native: Option<NativeStacks>,
     /// Thread names as memray knows them when it prints the report.
     pub thread_names: FxHashMap<u64, String>,
     /// Allocation records in the capture (aggregated records for aggregated captures).
@@ -92,11 +94,6 @@ pub fn compute(
 ) -> Result<Report, CaptureError> {
     let path = capture.path();
     let (stream, header) = open_stream(capture)?;
-    if header.native_traces {
-        return Err(CaptureError::NativeTracesUnsupported {
-            path: path.to_path_buf(),
-        });
-    }
     let total_bytes = capture.file_len();
     if header.file_format == FileFormat::AggregatedAllocations {
         return compute_aggregated(stream, header, path, mode, progress, total_bytes);
@@ -108,7 +105,7 @@ pub fn compute(
         _ => None,
     };
     let track_heap = temporary.is_none() || options.high_water_mark;
-    let (decoder, end) = decode_in_background(
+    let (mut decoder, end) = decode_in_background(
         Decoder::new(&header, true),
         stream,
         path,
@@ -137,8 +134,16 @@ pub fn compute(
         (ReportMode::Peak, Some(h)) => h.index + 1,
         _ => decoder.allocations,
     };
+    let native = header.native_traces.then(|| {
+        NativeStacks::new(
+            std::mem::take(&mut decoder.native_frames),
+            &decoder.image_segments,
+            std::mem::take(&mut decoder.generation_starts),
+        )
+    });
     Ok(Report {
         thread_names: decoder.thread_names(processed),
+        native,
         rows,
         stacks: decoder.stacks,
         total_allocations: total,
@@ -168,6 +173,8 @@ fn compute_aggregated(
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);
     let mut kept = 0u64;
+    // Members are numbered by kept record; each carries its own segment generation.
+    let mut generation_starts: Vec<(u64, u64)> = Vec::new();
     for a in &decoder.aggregated {
         let (count, bytes) = match mode {
             ReportMode::Leaks => (a.n_allocations_leaked, a.bytes_leaked),
@@ -179,6 +186,9 @@ fn compute_aggregated(
         // memray drops records that contribute nothing to this report.
         if count == 0 {
             continue;
+        }
+        if generation_starts.last().map(|&(_, g)| g) != Some(a.native_segment_generation) {
+            generation_starts.push((kept, a.native_segment_generation));
         }
         reducer.add_counted(
             Member {
@@ -193,8 +203,16 @@ fn compute_aggregated(
         );
         kept += 1;
     }
+    let native = header.native_traces.then(|| {
+        NativeStacks::new(
+            std::mem::take(&mut decoder.native_frames),
+            &decoder.image_segments,
+            generation_starts,
+        )
+    });
     Ok(Report {
         thread_names: decoder.thread_names(u64::MAX),
+        native,
         total_allocations: decoder.aggregated.len() as u64,
         rows: reducer.finish(),
         stacks: decoder.stacks,

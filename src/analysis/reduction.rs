@@ -116,6 +116,7 @@ impl Reducer {
             col(|r| r.tid),
             col(|r| r.count),
             col(|r| r.size),
+            col(|r| r.rep_seq),
         ];
         RecordBatch::try_new(rows_schema(), columns).expect("columns match the schema")
     }
@@ -131,6 +132,8 @@ pub fn rows_schema() -> Arc<Schema> {
         Field::new("tid", DataType::UInt64, false),
         Field::new("num_allocations", DataType::UInt64, false),
         Field::new("size", DataType::UInt64, false),
+        // The sequence number of the member that gave the row its allocator and thread.
+        Field::new("representative_seq", DataType::UInt64, false),
     ]))
 }
 
@@ -143,6 +146,7 @@ pub struct Rows<'a> {
     pub tid: &'a [u64],
     pub num_allocations: &'a [u64],
     pub size: &'a [u64],
+    pub representative_seq: &'a [u64],
 }
 
 impl<'a> Rows<'a> {
@@ -172,6 +176,7 @@ impl<'a> Rows<'a> {
             tid: u64s(4),
             num_allocations: u64s(5),
             size: u64s(6),
+            representative_seq: u64s(7),
         }
     }
 
@@ -216,6 +221,7 @@ mod tests {
         assert_eq!(rows.tid, &[2, 1]);
         assert_eq!(rows.num_allocations, &[2, 1]);
         assert_eq!(rows.size, &[15, 1]);
+        assert_eq!(rows.representative_seq, &[2, 3]);
     }
 
     #[test]
@@ -226,5 +232,6 @@ mod tests {
         let batch = r.finish();
         assert_eq!(Rows::new(&batch).tid, &[1]);
         assert_eq!(Rows::new(&batch).seq, &[2]);
+        assert_eq!(Rows::new(&batch).representative_seq, &[5]);
     }
 }

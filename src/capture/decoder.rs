@@ -175,6 +175,9 @@ pub struct Decoder {
     pub native_frames: Vec<(u64, u64)>,
     pub image_segments: Vec<ImageSegments>,
     segment_generation: u64,
+    /// `(first event, generation)` each time the segment generation changes: the events from
+    /// `first event` on belong to `generation` (memray's `native_segment_generation`).
+    pub generation_starts: Vec<(u64, u64)>,
     /// Aggregated captures: their pre-reduced records, in file order.
     pub aggregated: Vec<AggregatedAllocation>,
     pub memory_records: u64,
@@ -214,6 +217,7 @@ impl Decoder {
             native_frames: Vec::new(),
             image_segments: Vec::new(),
             segment_generation: 0,
+            generation_starts: Vec::new(),
             aggregated: Vec::new(),
             memory_records: 0,
             allocations: 0,
@@ -453,6 +457,16 @@ impl Decoder {
         Ok(())
     }
 
+    /// MEMORY_MAP_START: the segments that follow form a new generation (memray's
+    /// `clearSegments`).
+    fn memory_map_start(&mut self) {
+        self.segment_generation += 1;
+        if self.track_stacks {
+            self.generation_starts
+                .push((self.allocations, self.segment_generation));
+        }
+    }
+
     fn segment_header(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
         let filename = c.cstr()?;
         let count = c.varint()?;
@@ -560,7 +574,7 @@ impl Decoder {
                 }
                 CODE_OBJECT => self.code_object(c)?,
                 NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
-                MEMORY_MAP_START => self.segment_generation += 1,
+                MEMORY_MAP_START => self.memory_map_start(),
                 SEGMENT_HEADER => self.segment_header(c)?,
                 THREAD_RECORD => self.thread_record(c)?,
                 _ => return Err(Short::Malformed("a known record type").into()),
@@ -664,7 +678,8 @@ impl Decoder {
                     if !self
                         .stacks
                         .indexed_frames
-                        .insert(self.last_python_frame_id, location)
+                        // memray 1.7 – 1.18: flag bit 0 marks a frame that is not an entry frame.
+                        .insert(self.last_python_frame_id, location, flags & 1 == 0)
                     {
                         return Err(Short::Malformed(
                             "FRAME_INDEX records of distinct frame ids (one id came twice)",
@@ -691,7 +706,7 @@ impl Decoder {
                 self.switch_thread(tid);
             }
             NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
-            MEMORY_MAP_START => self.segment_generation += 1,
+            MEMORY_MAP_START => self.memory_map_start(),
             SEGMENT_HEADER => self.segment_header(c)?,
             THREAD_RECORD => self.thread_record(c)?,
             _ => return Err(Short::Malformed("a known record type").into()),
@@ -818,14 +833,18 @@ impl Decoder {
                 let function = c.cstr()?;
                 let filename = c.cstr()?;
                 let line = c.i32_le()?;
-                let _is_entry_frame = c.bool()?;
+                let is_entry_frame = c.bool()?;
                 if self.track_stacks {
                     let location = Location {
                         function: String::from_utf8_lossy(function).into(),
                         file: String::from_utf8_lossy(filename).into(),
                         line,
                     };
-                    if !self.stacks.indexed_frames.insert(frame_id, location) {
+                    if !self
+                        .stacks
+                        .indexed_frames
+                        .insert(frame_id, location, is_entry_frame)
+                    {
                         return Err(Short::Malformed(
                             "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
                         )
@@ -853,7 +872,7 @@ impl Decoder {
                 }
             }
             NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
-            MEMORY_MAP_START => self.segment_generation += 1,
+            MEMORY_MAP_START => self.memory_map_start(),
             SEGMENT_HEADER => self.segment_header(c)?,
             THREAD_RECORD => self.thread_record(c)?,
             CONTEXT_SWITCH => {

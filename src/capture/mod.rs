@@ -10,7 +10,7 @@ pub mod source;
 use std::path::Path;
 
 pub use allocator::{Allocator, AllocatorKind};
-pub use decoder::{AggregatedAllocation, Decoder, StreamEnd};
+pub use decoder::{AggregatedAllocation, Decoder, ImageSegments, StreamEnd};
 pub use events::{AllocationEvent, EventBatch};
 pub use header::{FileFormat, Header};
 pub use source::{ByteStream, CaptureFile};

@@ -52,11 +52,7 @@ pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
         write_field(&mut out, thread_label(report, tid).as_bytes())?;
         out.write_all(b",")?;
         stack_text.clear();
-        for (i, loc) in stacks
-            .frames(report, rows.stack_id[row], tid)
-            .iter()
-            .enumerate()
-        {
+        for (i, loc) in stacks.frames(report, &rows, row).iter().enumerate() {
             if i > 0 {
                 stack_text.push(b'|');
             }

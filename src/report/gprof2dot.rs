@@ -24,7 +24,7 @@ pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
     )?;
     let mut first_event = true;
     for row in 0..rows.len() {
-        let frames = stacks.frames(report, rows.stack_id[row], rows.tid[row]);
+        let frames = stacks.frames(report, &rows, row);
         if frames.is_empty() {
             continue;
         }

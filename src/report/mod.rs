@@ -11,7 +11,9 @@ use std::io::{self, Write};
 
 use rustc_hash::FxHashMap;
 
+use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
+use crate::stacks::hybrid::{hybrid_stack, BoundaryRule};
 use crate::stacks::Location;
 
 pub use self::parquet::ParquetOptions;
@@ -87,7 +89,9 @@ impl Format {
 pub struct RowStacks {
     main_tid: u64,
     skipped: u64,
-    cache: FxHashMap<(u64, bool), std::rc::Rc<[Location]>>,
+    boundary: BoundaryRule,
+    /// Keyed by `(Python stack, native stack, segment generation, on the main thread)`.
+    cache: FxHashMap<StackKey, std::rc::Rc<[Location]>>,
 }
 
 impl RowStacks {
@@ -95,26 +99,58 @@ impl RowStacks {
         RowStacks {
             main_tid: report.header.main_tid,
             skipped: report.header.skipped_frames_on_main_tid,
+            boundary: BoundaryRule::for_header_version(report.header.version),
             cache: FxHashMap::default(),
         }
     }
 
-    /// The frames of `stack_id` for a row whose thread is `tid`, leaf first; the main
-    /// thread's outermost frames (those above the tracker) are dropped.
+    /// What decides the printed stack of row `row`: `(Python stack, native stack, segment
+    /// generation, on the main thread)`. Rows with equal keys print equal stacks.
+    pub fn key(&self, report: &Report, rows: &Rows<'_>, row: usize) -> StackKey {
+        let on_main = rows.tid[row] == self.main_tid;
+        match &report.native {
+            None => (rows.stack_id[row], 0, 0, on_main),
+            Some(native) => (
+                rows.stack_id[row],
+                rows.native_stack_id[row],
+                native.generation_of(rows.representative_seq[row]),
+                on_main,
+            ),
+        }
+    }
+
+    /// The frames of row `row`, leaf first, as memray prints them: for captures without
+    /// native traces the Python stack, whose outermost frames (those above the tracker) are
+    /// dropped on the main thread; for `--native` captures the hybrid stack, with native
+    /// frames resolved against the memory maps of the row's representative member.
     pub fn frames(
         &mut self,
         report: &mut Report,
-        stack_id: u64,
-        tid: u64,
+        rows: &Rows<'_>,
+        row: usize,
     ) -> std::rc::Rc<[Location]> {
-        let on_main = tid == self.main_tid;
+        let key = self.key(report, rows, row);
+        if let Some(frames) = self.cache.get(&key) {
+            return frames.clone();
+        }
+        let (stack_id, native_id, generation, on_main) = key;
         let skip = if on_main { self.skipped } else { 0 };
-        self.cache
-            .entry((stack_id, on_main))
-            .or_insert_with(|| report.stacks.stack(stack_id, skip).into())
-            .clone()
+        let frames: std::rc::Rc<[Location]> = match report.native.as_mut() {
+            None => report.stacks.stack(stack_id, skip).into(),
+            Some(native) => {
+                let native_frames = native.stack(native_id, generation);
+                let python = report.stacks.stack_with_entry_flags(stack_id);
+                let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+                hybrid_stack(&native_frames, &python, skip, self.boundary).into()
+            }
+        };
+        self.cache.insert(key, frames.clone());
+        frames
     }
 }
+
+/// See [`RowStacks::key`].
+pub type StackKey = (u64, u64, u64, bool);
 
 /// A thread id as Python's `hex()` prints the signed value memray hands it.
 pub fn python_hex(tid: u64) -> String {

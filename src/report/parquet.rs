@@ -424,7 +424,7 @@ fn write_groups<W: Write + Send>(
             .or_insert_with(|| thread_label(report, tid));
         group.thread_name.append_value(name.as_str());
 
-        let frames = stacks.frames(report, rows.stack_id[row], tid);
+        let frames = stacks.frames(report, &rows, row);
         text.clear();
         for (i, loc) in frames.iter().enumerate() {
             use std::fmt::Write as _;

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
 use crate::report::json::write_str;
-use crate::report::RowStacks;
+use crate::report::{RowStacks, StackKey};
 use crate::stacks::Location;
 
 /// The `exporter` field: this tool and its version.
@@ -42,18 +42,16 @@ fn build(report: &mut Report) -> Profile {
     let mut profile = Profile::default();
     let mut frame_index: FxHashMap<Location, u32> = FxHashMap::default();
     let mut sample_index: FxHashMap<Box<[u32]>, usize> = FxHashMap::default();
-    // The sample of a (stack, main thread or not) pair is the same for every row that has
-    // it; interning happens at its first row, so remembering it changes nothing.
-    let mut by_stack: FxHashMap<(u64, bool), Option<usize>> = FxHashMap::default();
-    let main_tid = report.header.main_tid;
+    // The sample of a stack key is the same for every row that has it; interning happens at
+    // its first row, so remembering it changes nothing.
+    let mut by_stack: FxHashMap<StackKey, Option<usize>> = FxHashMap::default();
     let mut sample = Vec::new();
     for row in 0..rows.len() {
-        let (stack_id, tid) = (rows.stack_id[row], rows.tid[row]);
-        let key = (stack_id, tid == main_tid);
+        let key = stacks.key(report, &rows, row);
         let index = match by_stack.get(&key) {
             Some(&index) => index,
             None => {
-                let locations = stacks.frames(report, stack_id, tid);
+                let locations = stacks.frames(report, &rows, row);
                 let index = if locations.is_empty() {
                     None
                 } else {

@@ -7,10 +7,13 @@ pub mod demangle;
 pub mod dwarf_lookup;
 pub mod elf_image;
 pub mod frame_tree;
+pub mod hybrid;
 pub mod line_table;
+pub mod native_stacks;
 pub mod native_symbols;
 pub mod stack_table;
 
 pub use code_objects::{CodeObject, CodeObjects};
 pub use frame_tree::{Frame, FrameRegistry, FrameTree};
+pub use native_stacks::NativeStacks;
 pub use stack_table::{IndexedFrames, Location, LocationSource, StackTable};

@@ -50,24 +50,31 @@ pub enum LocationSource {
 /// header 10 and 11 captures).
 #[derive(Debug, Default)]
 pub struct IndexedFrames {
-    by_id: FxHashMap<u64, Location>,
+    /// Location and whether the frame is an entry frame (evaluated by its own
+    /// `_PyEval_EvalFrameDefault` call).
+    by_id: FxHashMap<u64, (Location, bool)>,
 }
 
 impl IndexedFrames {
     /// Records the location of frame `id`; false (and no change) if `id` already has one,
     /// which memray rejects ("Two entries with the same ID found!").
-    pub fn insert(&mut self, id: u64, location: Location) -> bool {
+    pub fn insert(&mut self, id: u64, location: Location, is_entry_frame: bool) -> bool {
         match self.by_id.entry(id) {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(location);
+                v.insert((location, is_entry_frame));
                 true
             }
         }
     }
 
     pub fn get(&self, id: u64) -> Option<&Location> {
-        self.by_id.get(&id)
+        self.by_id.get(&id).map(|(location, _)| location)
+    }
+
+    /// Whether frame `id` is an entry frame; frames without a record count as entry frames.
+    pub fn is_entry_frame(&self, id: u64) -> bool {
+        self.by_id.get(&id).map_or(true, |&(_, entry)| entry)
     }
 
     pub fn len(&self) -> usize {
@@ -243,6 +250,28 @@ impl StackTable {
         }
     }
 
+    /// Whether frame `frame_id` is an entry frame: one that starts its own evaluation loop
+    /// (`_PyEval_EvalFrameDefault` call) rather than sharing its caller's. Unknown frames
+    /// count as entry frames.
+    pub fn is_entry_frame(&self, frame_id: u64) -> bool {
+        match self.source {
+            LocationSource::FrameIndex => self.indexed_frames.is_entry_frame(frame_id),
+            LocationSource::CodeObjects => self
+                .frames
+                .get(frame_id)
+                .map_or(true, |frame| frame.is_entry_frame),
+        }
+    }
+
+    /// All frames of stack `stack_id`, leaf first, each with whether it is an entry frame
+    /// (memray's `Py_GetStackFrameAndEntryInfo`).
+    pub fn stack_with_entry_flags(&mut self, stack_id: u64) -> Vec<(Location, bool)> {
+        let ids = self.tree.frame_ids(stack_id);
+        ids.iter()
+            .map(|&id| (self.location(id), self.is_entry_frame(id)))
+            .collect()
+    }
+
     /// The frames of stack `stack_id`, leaf first, with the `skip` outermost ones removed.
     pub fn stack(&mut self, stack_id: u64, skip: u64) -> Vec<Location> {
         let ids = self.tree.frame_ids(stack_id);
@@ -269,10 +298,12 @@ mod tests {
     #[test]
     fn indexed_frames_keep_their_ids_and_contents() {
         let mut t = StackTable::with_indexed_frames();
-        assert!(t.indexed_frames.insert(7, loc("f", "a.py", 3)));
+        assert!(t.indexed_frames.insert(7, loc("f", "a.py", 3), true));
         // Equal contents under another id: a distinct frame, as in memray.
-        assert!(t.indexed_frames.insert(9, loc("f", "a.py", 3)));
-        assert!(!t.indexed_frames.insert(7, loc("g", "b.py", 1)));
+        assert!(t.indexed_frames.insert(9, loc("f", "a.py", 3), false));
+        assert!(!t.indexed_frames.insert(7, loc("g", "b.py", 1), false));
+        assert!(t.indexed_frames.is_entry_frame(7));
+        assert!(!t.indexed_frames.is_entry_frame(9));
         let a = t.push_indexed(0, 7).unwrap();
         let b = t.push_indexed(0, 9).unwrap();
         assert_ne!(a, b);
@@ -309,7 +340,7 @@ mod tests {
         // No line table: line 0, as memray's frameToLocation gives.
         assert_eq!(t.stack(s, 0), vec![loc("f", "a.py", 0)]);
         // Indexed frames are not consulted for these captures.
-        t.indexed_frames.insert(0, loc("x", "y", 1));
+        t.indexed_frames.insert(0, loc("x", "y", 1), true);
         assert_eq!(t.location(0), loc("f", "a.py", 0));
     }
 }

@@ -1,0 +1,124 @@
+//! Native stacks of `--native` captures: the tree of native frames (instruction pointer and
+//! parent index, memray's `d_native_frames`), the segment generation every allocation event
+//! belongs to, and the resolution of a native stack into frames through the
+//! [`SymbolResolver`] (memray's `Py_GetNativeStackFrame`).
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::ImageSegments;
+use crate::stacks::native_symbols::SymbolResolver;
+use crate::stacks::Location;
+
+/// The native stacks of one capture.
+pub struct NativeStacks {
+    /// `(instruction pointer, parent index)`; stack id `i` is entry `i - 1`, 0 is the empty
+    /// stack.
+    frames: Vec<(u64, u64)>,
+    /// `(first member sequence number, generation)`, in increasing order.
+    generation_starts: Vec<(u64, u64)>,
+    resolver: SymbolResolver,
+    /// Resolved frames per `(instruction pointer, generation)`.
+    resolved: FxHashMap<(u64, u64), Arc<[Location]>>,
+}
+
+impl NativeStacks {
+    /// The native stacks of a capture with native `frames`, the images of its memory maps,
+    /// and the sequence numbers where each segment generation starts.
+    pub fn new(
+        frames: Vec<(u64, u64)>,
+        images: &[ImageSegments],
+        generation_starts: Vec<(u64, u64)>,
+    ) -> NativeStacks {
+        let mut resolver = SymbolResolver::new();
+        for image in images {
+            resolver.add_image(
+                &image.filename,
+                image.addr,
+                &image.segments,
+                image.generation,
+            );
+        }
+        NativeStacks {
+            frames,
+            generation_starts,
+            resolver,
+            resolved: FxHashMap::default(),
+        }
+    }
+
+    /// The segment generation of the member with sequence number `seq`: that of the last
+    /// memory map seen before it (0 before any).
+    pub fn generation_of(&self, seq: u64) -> u64 {
+        let i = self
+            .generation_starts
+            .partition_point(|&(first, _)| first <= seq);
+        i.checked_sub(1).map_or(0, |i| self.generation_starts[i].1)
+    }
+
+    /// The frames of native stack `stack_id` resolved against the memory maps of
+    /// `generation`, leaf first; instruction pointers that resolve to nothing are left out.
+    pub fn stack(&mut self, stack_id: u64, generation: u64) -> Vec<Location> {
+        let mut out = Vec::new();
+        let mut current = stack_id;
+        while current != 0 {
+            let Some(&(ip, parent)) = usize::try_from(current - 1)
+                .ok()
+                .and_then(|i| self.frames.get(i))
+            else {
+                break;
+            };
+            out.extend(self.resolve(ip, generation).iter().cloned());
+            // A well-formed tree only points to lower indices; the bound guards malformed input.
+            if parent >= current {
+                break;
+            }
+            current = parent;
+        }
+        out
+    }
+
+    fn resolve(&mut self, ip: u64, generation: u64) -> Arc<[Location]> {
+        if let Some(frames) = self.resolved.get(&(ip, generation)) {
+            return frames.clone();
+        }
+        let frames: Arc<[Location]> = match self.resolver.resolve(ip, generation) {
+            Some(frames) => frames
+                .iter()
+                .map(|f| Location {
+                    function: Arc::from(f.function.as_str()),
+                    file: Arc::from(f.file.as_str()),
+                    line: f.line as i32,
+                })
+                .collect(),
+            None => Arc::from(Vec::new()),
+        };
+        self.resolved.insert((ip, generation), frames.clone());
+        frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_start_at_their_first_member() {
+        let n = NativeStacks::new(Vec::new(), &[], vec![(0, 1), (5, 2), (5, 3), (9, 4)]);
+        assert_eq!(n.generation_of(0), 1);
+        assert_eq!(n.generation_of(4), 1);
+        assert_eq!(n.generation_of(5), 3);
+        assert_eq!(n.generation_of(100), 4);
+        let none = NativeStacks::new(Vec::new(), &[], Vec::new());
+        assert_eq!(none.generation_of(3), 0);
+    }
+
+    #[test]
+    fn unresolvable_frames_are_left_out_and_bad_parents_end_the_walk() {
+        // No images: nothing resolves, and the walk still terminates on a self-parent.
+        let mut n = NativeStacks::new(vec![(0x10, 0), (0x20, 2)], &[], Vec::new());
+        assert!(n.stack(2, 1).is_empty());
+        assert!(n.stack(7, 1).is_empty());
+    }
+}
