@@ -9,8 +9,8 @@
 //! never panic.
 
 use std::cmp::Ordering;
-use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
 use super::backtrace_sort::{backtrace_qsort, glibc_bsearch};
@@ -96,7 +96,17 @@ pub enum OpenedFile {
 }
 
 pub fn open_file(path: &str) -> OpenedFile {
-    let file = match File::open(path) {
+    // Only regular files are opened: a capture may name anything, and opening a FIFO or a
+    // device could block or read without end. O_NONBLOCK covers a file swapped in between.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return OpenedFile::Unreadable,
+        _ => {}
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
         Ok(file) => file,
         Err(error) => {
             return match error.raw_os_error() {
