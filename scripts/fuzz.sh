@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run one cargo-fuzz target for a while: scripts/fuzz.sh <target> <seconds>
-# Targets: header records aggregated_records lz4 transform. The corpus is seeded from the
-# committed fixture captures (whole files for header/lz4/transform, record streams for the
-# record decoders); crashes land in fuzz/artifacts/<target>/.
+# Targets: header records aggregated_records lz4 transform native_symbols. The corpus is
+# seeded from the committed fixture captures (whole files for header/lz4/transform, record
+# streams for the record decoders) or, for native_symbols, small ELF files of this machine;
+# crashes land in fuzz/artifacts/<target>/.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

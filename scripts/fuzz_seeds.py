@@ -4,7 +4,8 @@
 header, lz4 and transform get whole capture files (lz4: compressed ones, without the magic
 the target adds back); records and aggregated_records get the record streams of the
 uncompressed full or aggregated captures (the bytes after the header, which the target
-supplies itself).
+supplies itself). native_symbols gets small ELF files of this machine: the pyenv Pythons'
+extension modules (built with DWARF) and system libraries.
 """
 import subprocess
 import sys
@@ -37,9 +38,31 @@ def records(data):
     return data[pos:]
 
 
+def elf_seeds(out, limit=24, max_size=256 * 1024):
+    """Small ELF files: extension modules of the pyenv Pythons, then system libraries."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates = sorted(pyenv.glob("*/lib/python*/lib-dynload/*.so"))
+    candidates += sorted(Path("/usr/lib/x86_64-linux-gnu").glob("lib*.so.*"))
+    taken = 0
+    for path in candidates:
+        try:
+            data = path.read_bytes() if path.stat().st_size <= max_size else b""
+        except OSError:
+            continue
+        if not data.startswith(b"\x7fELF"):
+            continue
+        (out / f"seed-{taken}-{path.name}").write_bytes(data)
+        taken += 1
+        if taken == limit:
+            break
+
+
 def main():
     target, out = sys.argv[1], Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
+    if target == "native_symbols":
+        elf_seeds(out)
+        return
     for i, path in enumerate(sorted(CAPTURES.glob("v1.20.0-*.bin"))):
         raw = path.read_bytes()
         if target in ("header", "transform"):

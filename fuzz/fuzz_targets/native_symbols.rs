@@ -1,0 +1,26 @@
+#![no_main]
+//! The native symbol resolver with arbitrary bytes as an ELF image: ELF and section headers,
+//! symbol tables, debug-file links, compressed sections, DWARF units, line tables and
+//! inlined functions — at addresses spread over the image.
+use libfuzzer_sys::fuzz_target;
+use memform::stacks::native_symbols::SymbolResolver;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let path = common::scratch(data);
+    let Some(name) = path.to_str() else { return };
+    let mut resolver = SymbolResolver::new();
+    let load = 0x40_0000u64;
+    let len = data.len() as u64;
+    resolver.add_image(name, load, &[(0, len.max(1))], 1);
+    for k in 0..32u64 {
+        let _ = resolver.resolve(load + 1 + k * len / 32, 1);
+    }
+    // Addresses named by the input itself (symbol values, DWARF low_pc are found this way).
+    for chunk in data.chunks_exact(8).take(32) {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let _ = resolver.resolve(load.wrapping_add(v % len.max(1)).wrapping_add(1), 1);
+    }
+});
