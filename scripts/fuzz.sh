@@ -16,4 +16,8 @@ if [ -z "$(ls -A "$corpus")" ]; then
   python3 scripts/fuzz_seeds.py "$target" "$corpus"
 fi
 export RUSTC_BOOTSTRAP=1
-cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -max_len=262144
+# transform resolves native frames of real libraries (libpython's DWARF) for native inputs:
+# seconds per input under the sanitizers, hence its longer timeout.
+timeout=10
+[ "$target" = transform ] && timeout=60
+cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=1024 -timeout="$timeout" -max_len=262144

@@ -21,32 +21,6 @@ struct Members {
     tids: Vec<u64>,
 }
 
-/// Parses CSV rows of memform's and memray's outputs (no field holds a newline here).
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', false) if field.is_empty() => quoted = true,
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                ('"', true) => quoted = false,
-                (',', false) => fields.push(std::mem::take(&mut field)),
-                (c, _) => field.push(c),
-            }
-        }
-        fields.push(field);
-        rows.push(fields);
-    }
-    rows
-}
-
 fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
     if ours == theirs {
         return 0;

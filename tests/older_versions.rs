@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{files, memform, report_flags, stderr};
+use common::{csv_rows, files, memform, report_flags, stderr};
 use memform::capture::CaptureFile;
 
 fn versions_dir() -> PathBuf {
@@ -39,32 +39,6 @@ struct Members {
     size: u64,
     allocators: Vec<String>,
     tids: Vec<u64>,
-}
-
-/// Parses CSV rows (no field holds a newline here), header included.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', false) if field.is_empty() => quoted = true,
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                ('"', true) => quoted = false,
-                (',', false) => fields.push(std::mem::take(&mut field)),
-                (c, _) => field.push(c),
-            }
-        }
-        fields.push(field);
-        rows.push(fields);
-    }
-    rows
 }
 
 /// Rows as a multiset.

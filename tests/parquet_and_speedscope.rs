@@ -23,32 +23,6 @@ const PYALLOC: &str = "v1.20.0-py3.13-pyalloc.bin";
 const AGGREGATED: &str = "v1.20.0-py3.11-aggregate.bin";
 const KILLED: &str = "v1.20.0-py3.11-killed.bin";
 
-/// CSV rows (no field of the fixtures holds a newline), header included.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', false) if field.is_empty() => quoted = true,
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                ('"', true) => quoted = false,
-                (',', false) => fields.push(std::mem::take(&mut field)),
-                (c, _) => field.push(c),
-            }
-        }
-        fields.push(field);
-        rows.push(fields);
-    }
-    rows
-}
-
 fn run_ok(args: &[&str]) {
     let o = memform(args);
     assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
