@@ -134,13 +134,8 @@ pub fn compute(
         (ReportMode::Peak, Some(h)) => h.index + 1,
         _ => decoder.allocations,
     };
-    let native = header.native_traces.then(|| {
-        NativeStacks::new(
-            std::mem::take(&mut decoder.native_frames),
-            &decoder.image_segments,
-            std::mem::take(&mut decoder.generation_starts),
-        )
-    });
+    let generation_starts = std::mem::take(&mut decoder.generation_starts);
+    let native = native_stacks(&header, &mut decoder, generation_starts);
     Ok(Report {
         thread_names: decoder.thread_names(processed),
         native,
@@ -151,6 +146,22 @@ pub fn compute(
         header,
         mode,
         end,
+    })
+}
+
+/// The native stacks of a `--native` capture, taken from its `decoder`; `generation_starts`
+/// gives the segment generation of each member by sequence number.
+fn native_stacks(
+    header: &Header,
+    decoder: &mut Decoder,
+    generation_starts: Vec<(u64, u64)>,
+) -> Option<NativeStacks> {
+    header.native_traces.then(|| {
+        NativeStacks::new(
+            std::mem::take(&mut decoder.native_frames),
+            &decoder.image_segments,
+            generation_starts,
+        )
     })
 }
 
@@ -203,13 +214,7 @@ fn compute_aggregated(
         );
         kept += 1;
     }
-    let native = header.native_traces.then(|| {
-        NativeStacks::new(
-            std::mem::take(&mut decoder.native_frames),
-            &decoder.image_segments,
-            generation_starts,
-        )
-    });
+    let native = native_stacks(&header, &mut decoder, generation_starts);
     Ok(Report {
         thread_names: decoder.thread_names(u64::MAX),
         native,

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use crate::capture::ImageSegments;
 use crate::stacks::native_symbols::SymbolResolver;
 use crate::stacks::Location;
@@ -18,9 +16,8 @@ pub struct NativeStacks {
     frames: Vec<(u64, u64)>,
     /// `(first member sequence number, generation)`, in increasing order.
     generation_starts: Vec<(u64, u64)>,
+    /// Caches its results per `(instruction pointer, generation)`.
     resolver: SymbolResolver,
-    /// Resolved frames per `(instruction pointer, generation)`.
-    resolved: FxHashMap<(u64, u64), Arc<[Location]>>,
 }
 
 impl NativeStacks {
@@ -44,7 +41,6 @@ impl NativeStacks {
             frames,
             generation_starts,
             resolver,
-            resolved: FxHashMap::default(),
         }
     }
 
@@ -69,7 +65,13 @@ impl NativeStacks {
             else {
                 break;
             };
-            out.extend(self.resolve(ip, generation).iter().cloned());
+            if let Some(frames) = self.resolver.resolve(ip, generation) {
+                out.extend(frames.iter().map(|f| Location {
+                    function: Arc::from(f.function.as_str()),
+                    file: Arc::from(f.file.as_str()),
+                    line: f.line as i32,
+                }));
+            }
             // A well-formed tree only points to lower indices; the bound guards malformed input.
             if parent >= current {
                 break;
@@ -77,25 +79,6 @@ impl NativeStacks {
             current = parent;
         }
         out
-    }
-
-    fn resolve(&mut self, ip: u64, generation: u64) -> Arc<[Location]> {
-        if let Some(frames) = self.resolved.get(&(ip, generation)) {
-            return frames.clone();
-        }
-        let frames: Arc<[Location]> = match self.resolver.resolve(ip, generation) {
-            Some(frames) => frames
-                .iter()
-                .map(|f| Location {
-                    function: Arc::from(f.function.as_str()),
-                    file: Arc::from(f.file.as_str()),
-                    line: f.line as i32,
-                })
-                .collect(),
-            None => Arc::from(Vec::new()),
-        };
-        self.resolved.insert((ip, generation), frames.clone());
-        frames
     }
 }
 
