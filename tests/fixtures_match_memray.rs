@@ -138,6 +138,8 @@ fn every_fixture_case_matches_memray() {
     let mut speedscope = 0;
     let mut native_cases = 0;
     let mut native_skipped = std::collections::BTreeSet::new();
+    // Per capture: reading the images' build-ids once is enough.
+    let mut native_by_capture = std::collections::BTreeMap::new();
     for path in files(&expected_dir) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".members.json") || name.ends_with(".images.json") {
@@ -146,34 +148,22 @@ fn every_fixture_case_matches_memray() {
         let (stem, ext) = name.rsplit_once('.').unwrap();
         let parts: Vec<&str> = stem.rsplitn(3, '-').collect();
         let (report, format, capture_name) = (parts[0], parts[1], parts[2]);
-        let native = native_images(&expected_dir, capture_name);
+        let native = native_by_capture
+            .entry(capture_name.to_string())
+            .or_insert_with(|| native_images(&expected_dir, capture_name))
+            .clone();
         if let Some(Err(reason)) = &native {
-            if !native_skipped.contains(capture_name) {
+            if native_skipped.insert(capture_name.to_string()) {
                 eprintln!("{capture_name}: native frames not compared: {reason}");
             }
-            native_skipped.insert(capture_name.to_string());
         }
         let compare_stacks = !matches!(native, Some(Err(_)));
         let capture = capture(&format!("{capture_name}.bin"));
         let out = out_dir.path().join(format!("{stem}.out"));
-        let out_s = out.to_str().unwrap();
-        let mut args = vec!["transform", format, "-q", "-o", out_s];
-        args.extend(report_flags(report));
-        args.push(capture.to_str().unwrap());
-        let o = memform(&args);
+        let o = transform_fixture(&capture, format, report, &out);
         cases += 1;
         if ext == "error" {
-            // memray's last stderr line is `ExceptionType: message`; the message must match.
-            let line = std::fs::read_to_string(&path).unwrap();
-            let message = line.split_once(": ").map_or(line.as_str(), |(_, m)| m);
-            assert_eq!(o.status.code(), Some(1), "{stem}: exit code");
-            assert!(!out.exists(), "{stem}: no output file on failure");
-            assert!(
-                stderr(&o).contains(message.trim()),
-                "{stem}: stderr {:?} lacks memray's message {:?}",
-                stderr(&o),
-                message.trim()
-            );
+            assert_refused_like_memray(&path, &o, &out, stem);
             continue;
         }
         assert_eq!(o.status.code(), Some(0), "{stem}: {}", stderr(&o));

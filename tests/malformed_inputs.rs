@@ -8,10 +8,10 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use memform::analysis::{self, Options, ReportMode};
@@ -92,45 +92,19 @@ fn assert_clear_message(message: &str, path: &Path, case: &str) {
     }
 }
 
-/// Peak resident memory of finished children, in bytes.
-fn children_max_rss() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_maxrss as u64 * 1024
-}
-
 /// Runs the binary on `input`; checks exit code, stderr, output file and time.
 fn run_binary(input: &Path, dir: &Path, case: &str) -> i32 {
     let out = dir.join("report.csv");
     let _ = std::fs::remove_file(&out);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
-        .args(["transform", "csv", "-q", "-o"])
-        .arg(&out)
-        .arg(input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("{case}: memform hung");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("{case}: killed by a signal"));
+    let args = [
+        OsStr::new("transform"),
+        OsStr::new("csv"),
+        OsStr::new("-q"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        input.as_os_str(),
+    ];
+    let (code, err) = memform_within(&args, Duration::from_secs(20), case);
     match code {
         0 => {
             assert!(out.exists(), "{case}: exit 0 without a report");

@@ -10,10 +10,10 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -21,48 +21,18 @@ use common::*;
 /// information); this catches growth well beyond that.
 const PEAK_LIMIT: u64 = 192 << 20;
 
-fn children_max_rss() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_maxrss as u64 * 1024
-}
-
 /// Runs the binary on `input` in `format`; returns its exit code after checking the rules.
 fn run(input: &Path, out: &Path, format: &str, case: &str) -> i32 {
     let _ = std::fs::remove_file(out);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
-        .args(["transform", format, "-q", "-o"])
-        .arg(out)
-        .arg(input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{case}: memform hung"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .as_mut()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("{case}: killed by a signal"));
+    let args = [
+        OsStr::new("transform"),
+        OsStr::new(format),
+        OsStr::new("-q"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        input.as_os_str(),
+    ];
+    let (code, err) = memform_within(&args, Duration::from_secs(30), case);
     match code {
         0 => assert!(out.exists(), "{case}: exit 0 without a report"),
         1 => {

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{csv_rows, files, memform, report_flags, stderr};
+use common::{assert_refused_like_memray, csv_rows, files, stderr, transform_fixture};
 use memform::capture::CaptureFile;
 
 fn versions_dir() -> PathBuf {
@@ -194,23 +194,10 @@ fn every_older_version_fixture_matches_its_memray() {
         );
         *per_header_version.entry(version).or_insert(0) += 1;
         let out = out_dir.path().join(format!("{stem}.out"));
-        let out_s = out.to_str().unwrap();
-        let mut args = vec!["transform", format, "-q", "-o", out_s];
-        args.extend(report_flags(report));
-        args.push(capture.to_str().unwrap());
-        let o = memform(&args);
+        let o = transform_fixture(&capture, format, report, &out);
         cases += 1;
         if ext == "error" {
-            let line = std::fs::read_to_string(&path).unwrap();
-            let message = line.split_once(": ").map_or(line.as_str(), |(_, m)| m);
-            assert_eq!(o.status.code(), Some(1), "{stem}: exit code");
-            assert!(!out.exists(), "{stem}: no output file on failure");
-            assert!(
-                stderr(&o).contains(message.trim()),
-                "{stem}: stderr {:?} lacks memray's message {:?}",
-                stderr(&o),
-                message.trim()
-            );
+            assert_refused_like_memray(&path, &o, &out, stem);
             refusals += 1;
             continue;
         }

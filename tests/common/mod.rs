@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,6 +24,74 @@ pub fn memform(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("memform runs")
+}
+
+/// Runs `memform` with `args`, failing `case` if it runs longer than `limit` (the child is
+/// killed) or is killed by a signal; returns its exit code and stderr.
+pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("memform runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{case}: memform hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{case}: killed by a signal"));
+    (code, err)
+}
+
+/// The largest peak resident set size of this process's finished children, in bytes.
+pub fn children_max_rss() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Runs `memform transform` on `capture` in `format` with the flags of fixture report
+/// `report`, writing `out`.
+pub fn transform_fixture(capture: &Path, format: &str, report: &str, out: &Path) -> Output {
+    let mut args = vec!["transform", format, "-q", "-o", out.to_str().unwrap()];
+    args.extend(report_flags(report));
+    args.push(capture.to_str().unwrap());
+    memform(&args)
+}
+
+/// A case memray refused: memform must exit 1, leave no output file, and say memray's
+/// message. `expected_error` holds memray's last stderr line, `ExceptionType: message`.
+pub fn assert_refused_like_memray(expected_error: &Path, o: &Output, out: &Path, case: &str) {
+    let line = std::fs::read_to_string(expected_error).unwrap();
+    let message = line.split_once(": ").map_or(line.as_str(), |(_, m)| m);
+    assert_eq!(o.status.code(), Some(1), "{case}: exit code");
+    assert!(!out.exists(), "{case}: no output file on failure");
+    assert!(
+        stderr(o).contains(message.trim()),
+        "{case}: stderr {:?} lacks memray's message {:?}",
+        stderr(o),
+        message.trim()
+    );
 }
 
 /// Flags of a report name used in fixture file names.
