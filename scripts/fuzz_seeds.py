@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from capture_layout import v13_header_len
+
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "tests" / "fixtures" / "captures"
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
@@ -25,17 +27,7 @@ def decompressed(path):
 
 def records(data):
     """The bytes after a v13 header."""
-    pos = 49
-    pos = data.index(b"\0", pos) + 1 + 23
-    pos = data.index(b"\0", pos) + 1
-    for _ in range(2):
-        while True:
-            end = data.index(b"\0", pos)
-            empty = end == pos
-            pos = end + 1
-            if empty:
-                break
-    return data[pos:]
+    return data[v13_header_len(data):]
 
 
 def elf_seeds(out, limit=24, max_size=256 * 1024):

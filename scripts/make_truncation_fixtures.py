@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from capture_layout import v13_header_len
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT = FIXTURES / "truncated"
@@ -32,21 +34,7 @@ def venv_python(py):
 
 def header_len(capture):
     """Bytes before the first record of a v13 capture."""
-    data = capture.read_bytes()
-    # magic(7) version(4) python(4) native(1) format(1) stats(32), command line, NUL,
-    # pid(4) main_tid(8) skipped(8) allocator(1) trace(1) lifetimes(1), then NUL-terminated
-    # libdest and two NUL-terminated lists each ended by an empty string.
-    pos = 49
-    pos = data.index(b"\0", pos) + 1 + 23
-    pos = data.index(b"\0", pos) + 1
-    for _ in range(2):
-        while True:
-            end = data.index(b"\0", pos)
-            empty = end == pos
-            pos = end + 1
-            if empty:
-                break
-    return pos
+    return v13_header_len(capture.read_bytes())
 
 
 def main():
