@@ -23,6 +23,10 @@ const LZ4_CHUNK: usize = 4 << 20;
 /// How far the window over an uncompressed capture advances at a time.
 const RAW_WINDOW: usize = 8 << 20;
 
+/// Mapped pages behind the read position are handed back to the kernel in steps of this
+/// many bytes, so resident memory does not grow with the capture (see [`PageRelease`]).
+const RELEASE_STEP: usize = 16 << 20;
+
 /// No single record may be larger than this; a longer one is reported as malformed instead of
 /// growing the window without bound.
 pub const MAX_RECORD_BYTES: usize = 256 << 20;
@@ -70,6 +74,21 @@ impl CaptureFile {
         } else {
             readable_len(bytes)
         };
+        if let Some(map) = &map {
+            // The zero tail just scanned is not part of the stream: give its pages back.
+            let tail = readable.div_ceil(page_size()) * page_size();
+            if tail < map.len() {
+                #[cfg(unix)]
+                // SAFETY: a read-only file mapping; nothing refers into the zero tail.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        tail,
+                        map.len() - tail,
+                    )
+                };
+            }
+        }
         Ok(CaptureFile {
             path: path.to_path_buf(),
             map,
@@ -119,8 +138,61 @@ impl CaptureFile {
             kind,
             window_offset: 0,
             path: &self.path,
+            release: PageRelease {
+                map: self.map.as_ref(),
+                released: 0,
+            },
         }
     }
+}
+
+/// Drops the mapped pages of the capture that the stream has read past from this process's
+/// resident set (`madvise(MADV_DONTNEED)`). The stream only moves forward, so they are
+/// never needed again; should they be, the kernel reads them back from the file (a
+/// read-only file mapping has no private data to lose). Without this, every page of the
+/// file stays resident until the end and peak RSS grows with the capture.
+struct PageRelease<'a> {
+    map: Option<&'a Mmap>,
+    /// Bytes from the start of the file already released.
+    released: usize,
+}
+
+impl PageRelease<'_> {
+    /// Releases the whole pages before file offset `upto`, once a [`RELEASE_STEP`] has
+    /// accumulated.
+    fn release_before(&mut self, upto: usize) {
+        let Some(map) = self.map else { return };
+        let page = page_size();
+        let upto = upto.min(map.len()) / page * page;
+        if upto < self.released + RELEASE_STEP {
+            return;
+        }
+        #[cfg(unix)]
+        // SAFETY: the map is a read-only file mapping that this stream reads strictly
+        // forwards; dropping pages before its position loses no data (they are re-read from
+        // the file if touched) and no reference into them outlives the window that covered
+        // them (windows start at or after the read position).
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.released,
+                upto - self.released,
+            )
+        };
+        self.released = upto;
+    }
+}
+
+fn page_size() -> usize {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if size > 0 {
+            return size as usize;
+        }
+    }
+    4096
 }
 
 /// memray's `FileSource::findReadableSize`: an uncompressed capture's trailing zero bytes are
@@ -156,6 +228,7 @@ pub struct ByteStream<'a> {
     /// Offset in the (decompressed) record stream of the window's first byte.
     window_offset: u64,
     path: &'a Path,
+    release: PageRelease<'a>,
 }
 
 impl<'a> ByteStream<'a> {
@@ -208,6 +281,8 @@ impl<'a> ByteStream<'a> {
     /// Brings more bytes into the window, keeping the unconsumed ones. Returns `false` when the
     /// stream has no more bytes.
     pub fn refill(&mut self) -> Result<bool, CaptureError> {
+        let read = self.input_position() as usize;
+        self.release.release_before(read);
         let window_offset = self.window_offset;
         let path = self.path;
         match &mut self.kind {
