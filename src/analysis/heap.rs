@@ -13,11 +13,14 @@
 //! it without freeing it; a free of an unknown address changes nothing (but still counts as
 //! an event at which the peak may move, the comparison being `>=`).
 
-use rustc_hash::FxHashMap;
-
 use crate::analysis::intervals::IntervalSet;
+use crate::analysis::live_table::{Live, LiveTable};
 use crate::analysis::reduction::{Member, Reducer, Representative};
+use crate::analysis::sites::Sites;
 use crate::capture::{Allocator, AllocatorKind, EventBatch};
+
+/// How many events ahead the live table's slot is prefetched.
+const PREFETCH_DISTANCE: usize = 16;
 
 /// The high-water mark: its event index and the heap size there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,15 +31,17 @@ pub struct HighWaterMark {
 
 #[derive(Debug, Default)]
 pub struct HeapTracker {
-    by_address: FxHashMap<u64, Member>,
+    live: LiveTable,
+    sites: Sites,
     mappings: IntervalSet<Member>,
     current: u64,
     peak: HighWaterMark,
     /// Allocations alive at the peak that died after it.
-    died_since_peak: Vec<Member>,
+    died_since_peak: Vec<Live>,
     /// The mappings as they were at the peak, once they have changed since.
     mappings_at_peak: Option<IntervalSet<Member>>,
-    events: u64,
+    /// Whether any event has been seen (and so `peak` is one).
+    started: bool,
 }
 
 impl HeapTracker {
@@ -48,32 +53,30 @@ impl HeapTracker {
         let stacks = batch.stack_id.values();
         let natives = batch.native_stack_id.values();
         for row in 0..batch.len() {
+            if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
+                self.live.prefetch(ahead);
+            }
             let seq = batch.first_seq + row as u64;
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
                 continue;
             };
             let (address, size) = (addresses[row], sizes[row]);
             let peak_index = self.peak.index;
-            let alive_at_peak = |m: &Member| self.events > 0 && m.seq <= peak_index;
+            let alive_at_peak = |l: &Live| self.started && l.seq <= peak_index;
             match allocator.kind() {
                 AllocatorKind::SimpleAllocator => {
-                    let member = Member {
-                        seq,
-                        tid: tids[row],
-                        allocator,
-                        stack_id: stacks[row],
-                        native_stack_id: natives[row],
-                        size,
-                    };
+                    let site = self
+                        .sites
+                        .intern(tids[row], allocator, stacks[row], natives[row]);
                     self.current = self.current.wrapping_add(size);
-                    if let Some(old) = self.by_address.insert(address, member) {
+                    if let Some(old) = self.live.insert(address, Live { seq, size, site }) {
                         if alive_at_peak(&old) {
                             self.died_since_peak.push(old);
                         }
                     }
                 }
                 AllocatorKind::SimpleDeallocator => {
-                    if let Some(old) = self.by_address.remove(&address) {
+                    if let Some(old) = self.live.remove(address) {
                         self.current = self.current.wrapping_sub(old.size);
                         if alive_at_peak(&old) {
                             self.died_since_peak.push(old);
@@ -111,7 +114,7 @@ impl HeapTracker {
                 self.died_since_peak.clear();
                 self.mappings_at_peak = None;
             }
-            self.events = seq + 1;
+            self.started = true;
         }
     }
 
@@ -120,23 +123,15 @@ impl HeapTracker {
         self.peak
     }
 
-    /// Allocation events seen.
-    pub fn events(&self) -> u64 {
-        self.events
-    }
-
     /// The allocations alive at the high-water mark, reduced into rows. Each surviving piece
     /// of a mapping is one member with its current size.
     pub fn reduce_at_peak(self) -> Reducer {
         let mut reducer = Reducer::new(Representative::Earliest);
         let peak = self.peak.index;
-        for m in self.by_address.into_values() {
-            if m.seq <= peak {
-                reducer.add(m);
+        for l in self.live.values().chain(self.died_since_peak.iter().copied()) {
+            if l.seq <= peak {
+                reducer.add(self.sites.member(l.site, l.seq, l.size));
             }
-        }
-        for m in self.died_since_peak {
-            reducer.add(m);
         }
         let mappings = self.mappings_at_peak.unwrap_or(self.mappings);
         for (size, m) in mappings.iter() {
@@ -150,8 +145,8 @@ impl HeapTracker {
     /// The allocations alive at the end (leaks), reduced into rows.
     pub fn reduce_at_end(self) -> Reducer {
         let mut reducer = Reducer::new(Representative::Earliest);
-        for m in self.by_address.into_values() {
-            reducer.add(m);
+        for l in self.live.values() {
+            reducer.add(self.sites.member(l.site, l.seq, l.size));
         }
         for (size, m) in self.mappings.iter() {
             reducer.add(Member { size, ..*m });

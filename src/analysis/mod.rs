@@ -3,8 +3,10 @@
 
 pub mod heap;
 pub mod intervals;
+pub mod live_table;
 pub mod pipeline;
 pub mod reduction;
+pub mod sites;
 pub mod temporary;
 
 use arrow_array::RecordBatch;

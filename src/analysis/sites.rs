@@ -1,0 +1,132 @@
+//! Allocation sites: the part of an allocation that a report row is made of besides its
+//! sequence number and size — thread, allocator, Python stack and native stack — interned
+//! into an id so that each live allocation costs the heap tracker a 32-byte slot
+//! instead of carrying all four.
+//!
+//! Consecutive allocations mostly repeat a handful of sites, so a small direct-mapped memo
+//! answers most lookups with one probe; the hash map behind it sees only the misses.
+
+use rustc_hash::FxHashMap;
+
+use crate::analysis::reduction::Member;
+use crate::capture::Allocator;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Site {
+    tid: u64,
+    stack_id: u64,
+    native_stack_id: u64,
+    allocator: Allocator,
+}
+
+const MEMO_SLOTS: usize = 1 << 10;
+
+/// Interned sites, numbered from 0 in order of first appearance.
+#[derive(Debug)]
+pub struct Sites {
+    sites: Vec<Site>,
+    ids: FxHashMap<Site, u64>,
+    memo: Vec<Option<(Site, u64)>>,
+}
+
+impl Default for Sites {
+    fn default() -> Self {
+        Sites {
+            sites: Vec::new(),
+            ids: FxHashMap::default(),
+            memo: vec![None; MEMO_SLOTS],
+        }
+    }
+}
+
+impl Sites {
+    /// The id of the site, interning it if new.
+    #[inline]
+    pub fn intern(
+        &mut self,
+        tid: u64,
+        allocator: Allocator,
+        stack_id: u64,
+        native_stack_id: u64,
+    ) -> u64 {
+        let site = Site {
+            tid,
+            stack_id,
+            native_stack_id,
+            allocator,
+        };
+        let h = stack_id
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(tid.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+            .wrapping_add(native_stack_id.wrapping_mul(0x1656_67b1_9e37_79f9))
+            .wrapping_add(allocator as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = (h >> 54) as usize & (MEMO_SLOTS - 1);
+        if let Some((memo, id)) = self.memo[slot] {
+            if memo == site {
+                return id;
+            }
+        }
+        let id = self.intern_slow(site);
+        self.memo[slot] = Some((site, id));
+        id
+    }
+
+    #[inline(never)]
+    fn intern_slow(&mut self, site: Site) -> u64 {
+        let next = self.sites.len() as u64;
+        let id = *self.ids.entry(site).or_insert(next);
+        if id == next {
+            self.sites.push(site);
+        }
+        id
+    }
+
+    /// The report member of an allocation at site `site`.
+    #[inline]
+    pub fn member(&self, site: u64, seq: u64, size: u64) -> Member {
+        let s = self.sites[site as usize];
+        Member {
+            seq,
+            tid: s.tid,
+            allocator: s.allocator,
+            stack_id: s.stack_id,
+            native_stack_id: s.native_stack_id,
+            size,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_are_numbered_by_first_appearance_and_give_back_their_members() {
+        let mut sites = Sites::default();
+        let a = sites.intern(1, Allocator::Malloc, 7, 0);
+        let b = sites.intern(1, Allocator::PymallocMalloc, 7, 0);
+        let c = sites.intern(2, Allocator::Malloc, 7, 9);
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(sites.intern(1, Allocator::Malloc, 7, 0), a);
+        // Past the memo: every slot evicted, the map still answers.
+        for stack in 0..5000 {
+            sites.intern(3, Allocator::Calloc, stack, 0);
+        }
+        assert_eq!(sites.intern(2, Allocator::Malloc, 7, 9), c);
+        assert_eq!(sites.len(), 5003);
+        let m = sites.member(c, 42, 100);
+        assert_eq!(
+            (m.seq, m.tid, m.allocator, m.stack_id, m.native_stack_id, m.size),
+            (42, 2, Allocator::Malloc, 7, 9, 100)
+        );
+    }
+}
