@@ -37,7 +37,6 @@ fn benches(c: &mut Criterion) {
                 .run(
                     &mut stream,
                     &path,
-                    None,
                     &mut |batch| events += batch.len() as u64,
                     &mut |_| {},
                 )

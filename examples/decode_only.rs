@@ -20,7 +20,7 @@ fn main() {
                 let _ = tx.send(c);
             }
         };
-        d.run(&mut s, &path, None, &mut sink, &mut |_| {})
+        d.run(&mut s, &path, &mut sink, &mut |_| {})
             .expect("decode");
         println!("track_stacks={track}: {n} events in {:.2?}", t.elapsed());
     }

@@ -246,7 +246,7 @@ fn warn_about_end(capture: &CaptureFile, report: &analysis::Report) {
         }
     };
     let what = match report.end {
-        StreamEnd::Trailer | StreamEnd::Limit => return,
+        StreamEnd::Trailer => return,
         StreamEnd::Truncated { offset, mid_record } => format!(
             "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
             capture.path().display(),

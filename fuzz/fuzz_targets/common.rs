@@ -44,7 +44,7 @@ pub fn decode(bytes: &[u8]) {
     let mut stream = capture.stream();
     let Ok(header) = read_header(&mut stream, &path) else { return };
     let mut decoder = Decoder::new(&header, true);
-    let _ = decoder.run(&mut stream, &path, None, &mut |_| {}, &mut |_| {});
+    let _ = decoder.run(&mut stream, &path, &mut |_| {}, &mut |_| {});
 }
 
 /// Every report mode in every format.

@@ -128,7 +128,11 @@ impl HeapTracker {
     pub fn reduce_at_peak(self) -> Reducer {
         let mut reducer = Reducer::new(Representative::Earliest);
         let peak = self.peak.index;
-        for l in self.live.values().chain(self.died_since_peak.iter().copied()) {
+        for l in self
+            .live
+            .values()
+            .chain(self.died_since_peak.iter().copied())
+        {
             if l.seq <= peak {
                 reducer.add(self.sites.member(l.site, l.seq, l.size));
             }

@@ -198,10 +198,7 @@ impl LiveTable {
 
     /// The live allocations, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = Live> + '_ {
-        self.slots
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(Slot::live)
+        self.slots.iter().filter(|s| !s.is_empty()).map(Slot::live)
     }
 }
 
@@ -233,7 +230,10 @@ mod tests {
             if x & 0x300 == 0 {
                 assert_eq!(table.remove(address), model.remove(&address));
             } else {
-                assert_eq!(table.insert(address, live(seq)), model.insert(address, live(seq)));
+                assert_eq!(
+                    table.insert(address, live(seq)),
+                    model.insert(address, live(seq))
+                );
             }
             assert_eq!(table.len(), model.len());
         }

@@ -111,7 +111,6 @@ pub fn compute(
         Decoder::new(&header, true),
         stream,
         path,
-        None,
         &mut |b| {
             if track_heap {
                 heap.consume(b);
@@ -180,9 +179,7 @@ fn compute_aggregated(
     }
     progress.phase("Processing allocation records", total_bytes);
     let mut decoder = Decoder::new(&header, true);
-    let end = decoder.run(&mut stream, path, None, &mut |_| {}, &mut |p| {
-        progress.update(p)
-    })?;
+    let end = decoder.run(&mut stream, path, &mut |_| {}, &mut |p| progress.update(p))?;
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);
     let mut kept = 0u64;

@@ -14,14 +14,13 @@ use crate::progress::Progress;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 4;
 
-/// Runs `decoder` over `stream` (up to `limit` allocation events) on a background thread and
+/// Runs `decoder` over `stream` on a background thread and
 /// calls `consume` on every batch, in order, on this one. Returns the decoder, holding the
 /// interned stacks and thread names, and how the stream ended.
 pub fn decode_in_background(
     mut decoder: Decoder,
     mut stream: ByteStream<'_>,
     path: &Path,
-    limit: Option<u64>,
     consume: &mut dyn FnMut(&EventBatch),
     progress: &mut dyn Progress,
 ) -> Result<(Decoder, StreamEnd), CaptureError> {
@@ -35,7 +34,6 @@ pub fn decode_in_background(
             let end = decoder.run(
                 &mut stream,
                 path,
-                limit,
                 &mut |batch| {
                     // The receiver only goes away if the consumer panicked.
                     let _ = batches_tx.send(batch);

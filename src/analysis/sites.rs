@@ -125,7 +125,14 @@ mod tests {
         assert_eq!(sites.len(), 5003);
         let m = sites.member(c, 42, 100);
         assert_eq!(
-            (m.seq, m.tid, m.allocator, m.stack_id, m.native_stack_id, m.size),
+            (
+                m.seq,
+                m.tid,
+                m.allocator,
+                m.stack_id,
+                m.native_stack_id,
+                m.size
+            ),
             (42, 2, Allocator::Malloc, 7, 9, 100)
         );
     }

@@ -132,6 +132,18 @@ impl EventBatch {
     }
 }
 
+/// The columns of a batch being built, each [`BATCH_EVENTS`] long, and how many events
+/// they hold (see [`EventBatchBuilder::slots`]).
+pub(crate) struct Slots<'a> {
+    pub tid: &'a mut [u64],
+    pub address: &'a mut [u64],
+    pub size: &'a mut [u64],
+    pub allocator: &'a mut [u8],
+    pub stack_id: &'a mut [u64],
+    pub native_stack_id: &'a mut [u64],
+    pub len: &'a mut usize,
+}
+
 /// Accumulates events column by column.
 #[derive(Debug, Default)]
 pub struct EventBatchBuilder {
@@ -191,6 +203,24 @@ impl EventBatchBuilder {
         self.allocator.resize(n, 0);
         self.stack_id.resize(n, 0);
         self.native_stack_id.resize(n, 0);
+    }
+
+    /// The columns of the batch being built, for the decoder's fast path to write events
+    /// into by index.
+    #[inline]
+    pub(crate) fn slots(&mut self) -> Slots<'_> {
+        if self.tid.len() < BATCH_EVENTS {
+            self.grow();
+        }
+        Slots {
+            tid: &mut self.tid[..BATCH_EVENTS],
+            address: &mut self.address[..BATCH_EVENTS],
+            size: &mut self.size[..BATCH_EVENTS],
+            allocator: &mut self.allocator[..BATCH_EVENTS],
+            stack_id: &mut self.stack_id[..BATCH_EVENTS],
+            native_stack_id: &mut self.native_stack_id[..BATCH_EVENTS],
+            len: &mut self.len,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -269,24 +299,24 @@ mod tests {
         let columns = first.into_columns().expect("sole owner");
         assert_eq!(columns.tid, vec![1, 1]);
     }
-}
-#[cfg(test)]
-mod recycle_tests {
-    use super::*;
+
     #[test]
-    fn full_batches_recycle() {
+    fn consumed_batches_give_their_columns_back_for_reuse() {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut b = EventBatchBuilder::new(0);
         b.recycle_from(rx);
-        for round in 0..3 {
-            for _ in 0..BATCH_EVENTS {
-                b.push(1, 2, 3, Allocator::Malloc, 4, 5);
-            }
-            let batch = b.finish();
-            let ptr = batch.tid.values().as_ptr() as usize;
-            let cols = batch.into_columns();
-            eprintln!("round {round} ptr {ptr:x} recycled {}", cols.is_some());
-            tx.send(cols.unwrap()).unwrap();
-        }
+        b.push(1, 2, 3, Allocator::Malloc, 4, 5);
+        let first = b.finish();
+        let buffer = first.tid.values().as_ptr();
+        tx.send(first.into_columns().expect("sole owner")).unwrap();
+        // The builder took the spare columns when it finished the first batch, before they
+        // were sent back; they become the third batch's.
+        b.push(1, 2, 3, Allocator::Malloc, 4, 5);
+        let second = b.finish();
+        b.push(1, 2, 3, Allocator::Malloc, 4, 5);
+        let third = b.finish();
+        assert_ne!(second.tid.values().as_ptr(), buffer);
+        assert_eq!(third.tid.values().as_ptr(), buffer);
+        assert_eq!((third.first_seq, third.len()), (2, 1));
     }
 }
