@@ -22,6 +22,6 @@ fn main() {
         };
         d.run(&mut s, &path, &mut sink, &mut |_| {})
             .expect("decode");
-        println!("track_stacks={track}: {n} events in {:.2?}", t.elapsed());
+        println!("track_stacks={track}: {n} events in {:.2?}, {} stack nodes, {} frames", t.elapsed(), d.stacks.tree.len(), d.stacks.frames.len());
     }
 }

@@ -20,7 +20,7 @@ use crate::analysis::sites::Sites;
 use crate::capture::{Allocator, AllocatorKind, EventBatch};
 
 /// How many events ahead the live table's slot is prefetched.
-const PREFETCH_DISTANCE: usize = 16;
+const PREFETCH_DISTANCE: usize = 48;
 
 /// The high-water mark: its event index and the heap size there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

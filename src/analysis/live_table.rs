@@ -6,7 +6,9 @@
 //! 32-byte slots stored inline (two to a cache line, no control bytes, no pointers),
 //! linear probing, backward-shift deletion (no tombstones, so long runs of inserts and
 //! removes never degrade it), and [`LiveTable::prefetch`] so the caller can start the miss
-//! for an event a few events before it gets there.
+//! for an event a few events before it gets there. Large tables live in transparent huge
+//! pages where the kernel offers them: with 4 KiB pages nearly every lookup in a table of
+//! tens of megabytes also misses the TLB.
 
 /// What the heap tracker keeps of a live allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,7 @@ impl Slot {
     }
 }
 
+/// The empty slot: all zero bytes.
 const EMPTY: Slot = Slot {
     address: 0,
     seq: 0,
@@ -51,13 +54,66 @@ const EMPTY: Slot = Slot {
     site: 0,
 };
 
+/// Slots at or above this many bytes are mapped from the kernel directly, with huge pages
+/// asked for; smaller tables stay on the heap.
+const HUGE_PAGE_BYTES: usize = 2 << 20;
+
+/// The slots' memory: zeroed (all slots [`EMPTY`]) either way.
+#[derive(Debug)]
+enum SlotStore {
+    Heap(Vec<Slot>),
+    Mapped { map: memmap2::MmapMut, len: usize },
+}
+
+impl SlotStore {
+    fn zeroed(n: usize) -> SlotStore {
+        let bytes = n * std::mem::size_of::<Slot>();
+        if bytes >= HUGE_PAGE_BYTES {
+            if let Ok(map) = memmap2::MmapMut::map_anon(bytes) {
+                #[cfg(target_os = "linux")]
+                let _ = map.advise(memmap2::Advice::HugePage);
+                return SlotStore::Mapped { map, len: n };
+            }
+        }
+        SlotStore::Heap(vec![EMPTY; n])
+    }
+}
+
+impl std::ops::Deref for SlotStore {
+    type Target = [Slot];
+
+    fn deref(&self) -> &[Slot] {
+        match self {
+            SlotStore::Heap(v) => v,
+            // SAFETY: the map is `len * size_of::<Slot>()` bytes, page-aligned (more than
+            // `Slot`'s alignment), and all-zero bytes are a valid (empty) `Slot`; it is
+            // only reached through `self`, so the borrow rules carry over.
+            SlotStore::Mapped { map, len } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().cast::<Slot>(), *len)
+            },
+        }
+    }
+}
+
+impl std::ops::DerefMut for SlotStore {
+    fn deref_mut(&mut self) -> &mut [Slot] {
+        match self {
+            SlotStore::Heap(v) => v,
+            // SAFETY: as in `deref`, with `&mut self` giving exclusive access.
+            SlotStore::Mapped { map, len } => unsafe {
+                std::slice::from_raw_parts_mut(map.as_mut_ptr().cast::<Slot>(), *len)
+            },
+        }
+    }
+}
+
 /// Slots of a new table; a power of two.
 const MIN_SLOTS: usize = 1 << 12;
 
 /// Addresses to live allocations.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LiveTable {
-    slots: Vec<Slot>,
+    slots: SlotStore,
     /// `slots.len() - 1`.
     mask: usize,
     /// `64 - log2(slots.len())`: the hash's top bits pick the home slot.
@@ -75,7 +131,7 @@ impl LiveTable {
     fn with_slots(n: usize) -> Self {
         debug_assert!(n.is_power_of_two());
         LiveTable {
-            slots: vec![EMPTY; n],
+            slots: SlotStore::zeroed(n),
             mask: n - 1,
             shift: 64 - n.trailing_zeros(),
             len: 0,
@@ -102,12 +158,14 @@ impl LiveTable {
     pub fn prefetch(&self, address: u64) {
         #[cfg(target_arch = "x86_64")]
         {
-            let slot = self.slots.as_ptr().wrapping_add(self.home(address));
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot = self.slots.as_ptr().wrapping_add(self.home(address)) as *const i8;
             // SAFETY: prefetching is a hint; it never faults, whatever the address.
+            // The line after the home slot's too: a removal reads the slots after the one it
+            // empties, and two slots share a line.
             unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    slot as *const i8,
-                )
+                _mm_prefetch::<_MM_HINT_T0>(slot);
+                _mm_prefetch::<_MM_HINT_T0>(slot.wrapping_add(64));
             };
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -183,7 +241,7 @@ impl LiveTable {
     #[cold]
     fn grow(&mut self) {
         let mut bigger = Self::with_slots(self.slots.len() * 2);
-        for slot in std::mem::take(&mut self.slots) {
+        for &slot in self.slots.iter() {
             if !slot.is_empty() {
                 let mut i = bigger.home(slot.address);
                 while !bigger.slots[i].is_empty() {

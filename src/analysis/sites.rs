@@ -19,7 +19,9 @@ struct Site {
     allocator: Allocator,
 }
 
-const MEMO_SLOTS: usize = 1 << 10;
+/// 2^MEMO_BITS memo slots (192 KiB).
+const MEMO_BITS: u32 = 12;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
 
 /// Interned sites, numbered from 0 in order of first appearance.
 #[derive(Debug)]
@@ -61,7 +63,7 @@ impl Sites {
             .wrapping_add(native_stack_id.wrapping_mul(0x1656_67b1_9e37_79f9))
             .wrapping_add(allocator as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let slot = (h >> 54) as usize & (MEMO_SLOTS - 1);
+        let slot = (h >> (64 - MEMO_BITS)) as usize;
         if let Some((memo, id)) = self.memo[slot] {
             if memo == site {
                 return id;

@@ -119,7 +119,10 @@ struct MemoSlot {
     child: u64,
 }
 
-const MEMO_SLOTS: usize = 1 << 10;
+/// The memo holds 2^MEMO_BITS pushes (512 KiB: room for the distinct pushes of most
+/// programs, within the L2 cache).
+const MEMO_BITS: u32 = 14;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
 
 impl Default for PushMemo {
     fn default() -> Self {
@@ -150,7 +153,7 @@ impl PushMemo {
                 (frame.instruction_offset as u32 as u64) << 1 | frame.is_entry_frame as u64,
             )
             .wrapping_mul(0x1656_67b1_9e37_79f9);
-        (h >> 54) as usize & (MEMO_SLOTS - 1)
+        (h >> (64 - MEMO_BITS)) as usize
     }
 }
 

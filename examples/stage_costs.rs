@@ -1,0 +1,179 @@
+//! The cost of each stage of a report on one capture, each on one core, beside the bound
+//! it is measured against (docs/performance.md): `stage_costs CAPTURE [RUNS]`.
+//!
+//! - `read`: the record bytes produced by the capture source alone (LZ4 decompression for
+//!   compressed captures, the mapped pages for others): the bound of the decoder's input.
+//! - `scan`: every byte of the record stream read as part of a varint and the values
+//!   summed, without branches: about the least any decoder of this byte-serial format has to
+//!   do with each byte.
+//! - `decode`: the record decoder into event batches, stacks interned.
+//! - `peak`, `leaks`, `temporary`: each analysis on the decoded batches (only the time inside
+//!   the analysis is counted), per allocation event.
+//!
+//! Every stage runs RUNS times (default 3); the median is printed. `STAGES=decode,peak` (a
+//! comma list) runs only those stages, e.g. under `perf record`.
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use memform::analysis::heap::HeapTracker;
+use memform::analysis::temporary::TemporaryAllocations;
+use memform::capture::{read_header, CaptureFile, Decoder, EventBatch};
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// Walks the record stream window by window, handing each window to `f`.
+fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(&[u8])) -> u64 {
+    let mut stream = capture.stream();
+    read_header(&mut stream, path).expect("header");
+    let mut bytes = 0u64;
+    loop {
+        let window = stream.window();
+        f(window);
+        bytes += window.len() as u64;
+        let n = window.len();
+        stream.consume(n);
+        if !stream.refill().expect("stream") {
+            return bytes;
+        }
+    }
+}
+
+/// Decodes the capture, timing `consume` on every batch (and only that).
+fn analysis(capture: &CaptureFile, path: &std::path::Path, mut consume: impl FnMut(&EventBatch)) -> Duration {
+    let mut stream = capture.stream();
+    let header = read_header(&mut stream, path).expect("header");
+    let mut decoder = Decoder::new(&header, true);
+    let mut spent = Duration::ZERO;
+    decoder
+        .run(
+            &mut stream,
+            path,
+            &mut |batch| {
+                let t = Instant::now();
+                consume(&batch);
+                spent += t.elapsed();
+            },
+            &mut |_| {},
+        )
+        .expect("decodes");
+    spent
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = PathBuf::from(args.next().expect("usage: stage_costs CAPTURE [RUNS]"));
+    let runs: usize = args.next().map_or(3, |r| r.parse().expect("RUNS"));
+    let capture = CaptureFile::open(&path).expect("open");
+    let only = std::env::var("STAGES").ok();
+    let wanted = |stage: &str| only.as_deref().map_or(true, |o| o.split(',').any(|s| s == stage));
+    let timed = |stage: &str, f: &mut dyn FnMut() -> Duration| -> Duration {
+        if wanted(stage) {
+            median((0..runs).map(|_| f()).collect())
+        } else {
+            Duration::ZERO
+        }
+    };
+
+    // Always measured: the others are given net of it, and it counts the record bytes.
+    let mut record_bytes = 0;
+    let read = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                record_bytes = each_window(&capture, &path, |w| {
+                    std::hint::black_box(w);
+                });
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let scan = timed("scan", &mut || {
+        let t = Instant::now();
+        let (mut sum, mut value, mut shift) = (0u64, 0u64, 0u32);
+        each_window(&capture, &path, |w| {
+            // Branch-free: a byte below 0x80 ends a varint (mask 0), others go on.
+            for &b in w {
+                value |= u64::from(b & 0x7f) << (shift & 63);
+                let more = 0u64.wrapping_sub(u64::from(b >> 7));
+                sum = sum.wrapping_add(value & !more);
+                value &= more;
+                shift = (shift + 7) & more as u32;
+            }
+        });
+        std::hint::black_box(sum);
+        t.elapsed().saturating_sub(read)
+    });
+    let mut events = 0u64;
+    let decode = timed("decode", &mut || {
+        let mut stream = capture.stream();
+        let header = read_header(&mut stream, &path).expect("header");
+        let t = Instant::now();
+        let mut decoder = Decoder::new(&header, true);
+        decoder
+            .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
+            .expect("decodes");
+        events = decoder.allocations;
+        t.elapsed().saturating_sub(read)
+    });
+    let peak = timed("peak", &mut || {
+        let mut heap = HeapTracker::default();
+        let spent = analysis(&capture, &path, |b| heap.consume(b));
+        let t = Instant::now();
+        std::hint::black_box(heap.reduce_at_peak().finish());
+        spent + t.elapsed()
+    });
+    let leaks = timed("leaks", &mut || {
+        let mut heap = HeapTracker::default();
+        let spent = analysis(&capture, &path, |b| heap.consume(b));
+        let t = Instant::now();
+        std::hint::black_box(heap.reduce_at_end().finish());
+        spent + t.elapsed()
+    });
+    let temporary = timed("temporary", &mut || {
+        let mut temporary = TemporaryAllocations::new(1);
+        let spent = analysis(&capture, &path, |b| temporary.consume(b));
+        let t = Instant::now();
+        std::hint::black_box(temporary.reduce().finish());
+        spent + t.elapsed()
+    });
+    if events == 0 {
+        let mut stream = capture.stream();
+        let header = read_header(&mut stream, &path).expect("header");
+        let mut decoder = Decoder::new(&header, false);
+        decoder
+            .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
+            .expect("decodes");
+        events = decoder.allocations;
+    }
+
+    let mb = record_bytes as f64 / 1e6;
+    println!(
+        "capture {} ({} file bytes, {:.0} MB of records, {} allocation events), median of {runs}",
+        path.display(),
+        capture.file_len(),
+        mb,
+        events
+    );
+    let rate = |d: Duration| mb / 1e3 / d.as_secs_f64();
+    let per_event = |d: Duration| d.as_secs_f64() * 1e9 / events.max(1) as f64;
+    println!("{:<12} {:>8} {:>10} {:>10}", "stage", "seconds", "GB/s", "ns/event");
+    for (name, d) in [
+        ("read", read),
+        ("scan", scan),
+        ("decode", decode),
+        ("peak", peak),
+        ("leaks", leaks),
+        ("temporary", temporary),
+    ] {
+        println!(
+            "{:<12} {:>8.3} {:>10.2} {:>10.2}",
+            name,
+            d.as_secs_f64(),
+            rate(d),
+            per_event(d)
+        );
+    }
+}
