@@ -57,6 +57,10 @@ struct TransformArgs {
     /// No progress bar and no "Wrote" line
     #[arg(short, long)]
     quiet: bool,
+    /// Threads: 1 decodes and analyses on one thread; 2 (the default) decodes on a second
+    /// thread while the first analyses. More are accepted and use two.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
     /// Parquet only: compression codec, one of zstd, snappy, gzip, lz4, none [default: zstd]
     #[arg(long, value_name = "CODEC", value_parser = parse_codec)]
     compression: Option<Codec>,
@@ -70,6 +74,13 @@ fn parse_codec(s: &str) -> Result<Codec, String> {
         let names: Vec<&str> = Codec::ALL.iter().map(|c| c.name()).collect();
         format!("unknown codec {s:?}; expected one of {}", names.join(", "))
     })
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive number of threads, got {s:?}")),
+    }
 }
 
 fn parse_row_group_size(s: &str) -> Result<usize, String> {
@@ -187,6 +198,7 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
     let mut progress = Bar::for_stderr(args.quiet);
     let options = analysis::Options {
         high_water_mark: format.wants_high_water_mark(),
+        threads: args.threads.unwrap_or(0),
     };
     let mut report = analysis::compute(&capture, mode, options, progress.as_mut())?;
     warn_about_end(&capture, &report);

@@ -21,7 +21,7 @@ use crate::error::CaptureError;
 use crate::progress::Progress;
 use crate::stacks::{NativeStacks, StackTable};
 use heap::{HeapTracker, HighWaterMark};
-use pipeline::decode_in_background;
+use pipeline::{decode_in_background, decode_inline};
 use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
 
@@ -85,6 +85,9 @@ pub struct Options {
     /// Also find the high-water mark for leak and temporary reports (peak reports always
     /// do). Costs a hash-map update per event.
     pub high_water_mark: bool,
+    /// Threads to use: 1 decodes and analyses on the calling thread; any other number
+    /// (0 = the default) decodes on a second thread while the calling one analyses.
+    pub threads: usize,
 }
 
 /// Computes the `mode` report of `capture`.
@@ -107,7 +110,12 @@ pub fn compute(
         _ => None,
     };
     let track_heap = temporary.is_none() || options.high_water_mark;
-    let (mut decoder, end) = decode_in_background(
+    let decode = if options.threads == 1 {
+        decode_inline
+    } else {
+        decode_in_background
+    };
+    let (mut decoder, end) = decode(
         Decoder::new(&header, true),
         stream,
         path,
@@ -225,4 +233,47 @@ fn compute_aggregated(
         high_water_mark: None,
         end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+
+    /// Both ways of sharing the cores (decoding inline, decoding on a second thread) give
+    /// the same report, for every report mode of every full fixture capture.
+    #[test]
+    fn one_thread_and_two_threads_agree() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(dir).expect("fixture captures") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if !name.ends_with(".bin") || name.contains("aggregate") || name.contains("nativeagg") {
+                continue;
+            }
+            let capture = CaptureFile::open(&path).expect("capture");
+            for mode in [
+                ReportMode::Peak,
+                ReportMode::Leaks,
+                ReportMode::Temporary { threshold: 1 },
+            ] {
+                let report = |threads| {
+                    let options = Options {
+                        high_water_mark: true,
+                        threads,
+                    };
+                    compute(&capture, mode, options, &mut Silent).expect("report")
+                };
+                let (one, two) = (report(1), report(2));
+                assert_eq!(one.rows, two.rows, "{name} {mode}");
+                assert_eq!(one.high_water_mark, two.high_water_mark, "{name} {mode}");
+                assert_eq!(one.thread_names, two.thread_names, "{name} {mode}");
+                assert_eq!(one.end, two.end, "{name} {mode}");
+                assert!(one.rows.num_rows() > 0, "{name} {mode}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 30, "{compared} reports compared");
+    }
 }

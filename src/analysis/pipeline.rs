@@ -1,7 +1,13 @@
-//! Decoding on a second thread while the calling thread analyses the batches.
+//! How decoding and analysis share the cores: [`decode_in_background`] decodes on a second
+//! thread while the calling thread analyses the batches, [`decode_inline`] does both on the
+//! calling thread (its simple twin, and the choice on one core).
 //!
-//! The decoder sends finished [`EventBatch`]es through a bounded channel (so memory stays
-//! bounded however far it runs ahead); the consumer hands each batch's columns back for reuse.
+//! The record stream is one chain of state from the first record to the last (delta-encoded
+//! addresses, an address cache, per-thread stacks), so it cannot be cut into chunks decoded
+//! independently; the two stages are pipelined instead (docs/performance.md has the
+//! numbers). The decoder sends finished [`EventBatch`]es through a bounded channel (so memory
+//! stays bounded however far it runs ahead); the consumer hands each batch's columns back for
+//! reuse.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,4 +60,29 @@ pub fn decode_in_background(
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
+}
+
+/// Runs `decoder` over `stream` on this thread, calling `consume` on every batch as it is
+/// finished. Same results as [`decode_in_background`].
+pub fn decode_inline(
+    mut decoder: Decoder,
+    mut stream: ByteStream<'_>,
+    path: &Path,
+    consume: &mut dyn FnMut(&EventBatch),
+    progress: &mut dyn Progress,
+) -> Result<(Decoder, StreamEnd), CaptureError> {
+    let (spare_tx, spare_rx) = mpsc::channel();
+    decoder.recycle_batches_from(spare_rx);
+    let end = decoder.run(
+        &mut stream,
+        path,
+        &mut |batch| {
+            consume(&batch);
+            if let Some(columns) = batch.into_columns() {
+                let _ = spare_tx.send(columns);
+            }
+        },
+        &mut |p| progress.update(p),
+    )?;
+    Ok((decoder, end))
 }
