@@ -22,6 +22,11 @@ fn main() {
         };
         d.run(&mut s, &path, &mut sink, &mut |_| {})
             .expect("decode");
-        println!("track_stacks={track}: {n} events in {:.2?}, {} stack nodes, {} frames", t.elapsed(), d.stacks.tree.len(), d.stacks.frames.len());
+        println!(
+            "track_stacks={track}: {n} events in {:.2?}, {} stack nodes, {} frames",
+            t.elapsed(),
+            d.stacks.tree.len(),
+            d.stacks.frames.len()
+        );
     }
 }

@@ -42,7 +42,11 @@ fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(
 }
 
 /// Decodes the capture, timing `consume` on every batch (and only that).
-fn analysis(capture: &CaptureFile, path: &std::path::Path, mut consume: impl FnMut(&EventBatch)) -> Duration {
+fn analysis(
+    capture: &CaptureFile,
+    path: &std::path::Path,
+    mut consume: impl FnMut(&EventBatch),
+) -> Duration {
     let mut stream = capture.stream();
     let header = read_header(&mut stream, path).expect("header");
     let mut decoder = Decoder::new(&header, true);
@@ -68,7 +72,10 @@ fn main() {
     let runs: usize = args.next().map_or(3, |r| r.parse().expect("RUNS"));
     let capture = CaptureFile::open(&path).expect("open");
     let only = std::env::var("STAGES").ok();
-    let wanted = |stage: &str| only.as_deref().map_or(true, |o| o.split(',').any(|s| s == stage));
+    let wanted = |stage: &str| {
+        only.as_deref()
+            .map_or(true, |o| o.split(',').any(|s| s == stage))
+    };
     let timed = |stage: &str, f: &mut dyn FnMut() -> Duration| -> Duration {
         if wanted(stage) {
             median((0..runs).map(|_| f()).collect())
@@ -159,7 +166,10 @@ fn main() {
     );
     let rate = |d: Duration| mb / 1e3 / d.as_secs_f64();
     let per_event = |d: Duration| d.as_secs_f64() * 1e9 / events.max(1) as f64;
-    println!("{:<12} {:>8} {:>10} {:>10}", "stage", "seconds", "GB/s", "ns/event");
+    println!(
+        "{:<12} {:>8} {:>10} {:>10}",
+        "stage", "seconds", "GB/s", "ns/event"
+    );
     for (name, d) in [
         ("read", read),
         ("scan", scan),

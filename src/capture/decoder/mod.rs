@@ -370,11 +370,55 @@ impl Decoder {
         Ok(end)
     }
 
-    fn current_stack(&mut self, what: &'static str) -> Result<&mut ThreadStack, StepError> {
-        match self.current {
-            Some(i) => Ok(&mut self.threads[i]),
-            None => Err(Short::Malformed(what).into()),
-        }
+    /// FRAME_PUSH (every version): the current thread's stack grows by the node `intern`
+    /// gives for its top; `no_thread` says what is missing when no thread is current.
+    fn push_frame(
+        &mut self,
+        no_thread: &'static str,
+        intern: impl FnOnce(&mut StackTable, u64) -> Option<u64>,
+    ) -> Result<(), StepError> {
+        let Some(i) = self.current else {
+            return Err(Short::Malformed(no_thread).into());
+        };
+        let parent = self.threads[i].frames.last().copied().unwrap_or(0);
+        let node = if self.track_stacks {
+            intern(&mut self.stacks, parent).unwrap_or(0)
+        } else {
+            0
+        };
+        self.threads[i].frames.push(node);
+        Ok(())
+    }
+
+    /// FRAME_POP (every version): `count` frames off the current thread's stack.
+    fn pop_frames(&mut self, count: usize, no_thread: &'static str) -> Result<(), StepError> {
+        let Some(i) = self.current else {
+            return Err(Short::Malformed(no_thread).into());
+        };
+        let frames = &mut self.threads[i].frames;
+        let Some(keep) = frames.len().checked_sub(count) else {
+            return Err(Short::Malformed(
+                "a FRAME_POP of no more frames than the thread's stack holds",
+            )
+            .into());
+        };
+        frames.truncate(keep);
+        Ok(())
+    }
+
+    /// MEMORY_RECORD (every version): resident size and time, counted and skipped.
+    fn memory_record(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        c.varint()?;
+        c.varint()?;
+        self.memory_records += 1;
+        Ok(())
+    }
+
+    /// CONTEXT_SWITCH (every version): the records that follow are the thread's.
+    fn context_switch(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
+        let tid = c.u64_le()?;
+        self.switch_thread(tid);
+        Ok(())
     }
 
     fn switch_thread(&mut self, tid: u64) {
@@ -525,19 +569,10 @@ impl Decoder {
                 instruction_offset,
                 is_entry_frame: token & 1 != 0,
             };
-            let track = self.track_stacks;
-            let Some(i) = self.current else {
-                return Err(
-                    Short::Malformed("a CONTEXT_SWITCH before the first FRAME_PUSH").into(),
-                );
-            };
-            let parent = self.threads[i].frames.last().copied().unwrap_or(0);
-            let node = if track {
-                self.stacks.push(parent, frame).unwrap_or(0)
-            } else {
-                0
-            };
-            self.threads[i].frames.push(node);
+            self.push_frame(
+                "a CONTEXT_SWITCH before the first FRAME_PUSH",
+                |stacks, parent| stacks.push(parent, frame),
+            )?;
         } else if token & OBJECT_RECORD != 0 {
             let flags = token & (OBJECT_RECORD - 1);
             let is_created = flags & 1 != 0;
@@ -553,28 +588,13 @@ impl Decoder {
             }
         } else if token & FRAME_POP != 0 {
             let count = usize::from(token & (FRAME_POP - 1)) + 1;
-            let stack = self.current_stack("a CONTEXT_SWITCH before the first FRAME_POP")?;
-            if stack.frames.len() < count {
-                return Err(Short::Malformed(
-                    "a FRAME_POP of no more frames than the thread's stack holds",
-                )
-                .into());
-            }
-            let keep = stack.frames.len() - count;
-            stack.frames.truncate(keep);
+            self.pop_frames(count, "a CONTEXT_SWITCH before the first FRAME_POP")?;
         } else {
             match token {
                 TRAILER => return Ok(Step::End(StreamEnd::Trailer)),
                 FILLER => return Ok(Step::End(StreamEnd::Padding { offset: 0 })),
-                MEMORY_RECORD => {
-                    c.varint()?;
-                    c.varint()?;
-                    self.memory_records += 1;
-                }
-                CONTEXT_SWITCH => {
-                    let tid = c.u64_le()?;
-                    self.switch_thread(tid);
-                }
+                MEMORY_RECORD => self.memory_record(c)?,
+                CONTEXT_SWITCH => self.context_switch(c)?,
                 CODE_OBJECT => self.code_object(c)?,
                 NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
                 MEMORY_MAP_START => self.memory_map_start(),
@@ -640,30 +660,11 @@ impl Decoder {
                 let delta = c.signed_varint()?;
                 self.last_python_frame_id = self.last_python_frame_id.wrapping_add(delta as u64);
                 let frame_id = self.last_python_frame_id;
-                let track = self.track_stacks;
-                let Some(i) = self.current else {
-                    return Err(Short::Malformed("a thread to push the frame on").into());
-                };
-                let parent = self.threads[i].frames.last().copied().unwrap_or(0);
-                let node = if track {
-                    self.stacks.push_indexed(parent, frame_id).unwrap_or(0)
-                } else {
-                    0
-                };
-                self.threads[i].frames.push(node);
+                self.push_frame("a thread to push the frame on", |stacks, parent| {
+                    stacks.push_indexed(parent, frame_id)
+                })?;
             }
-            FRAME_POP => {
-                let count = usize::from(flags) + 1;
-                let stack = self.current_stack("a thread to pop the frame of")?;
-                if stack.frames.len() < count {
-                    return Err(Short::Malformed(
-                        "a FRAME_POP of no more frames than the thread's stack holds",
-                    )
-                    .into());
-                }
-                let keep = stack.frames.len() - count;
-                stack.frames.truncate(keep);
-            }
+            FRAME_POP => self.pop_frames(usize::from(flags) + 1, "a thread to pop the frame of")?,
             FRAME_INDEX => {
                 let id_delta = c.signed_varint()?;
                 let function = c.cstr()?;
@@ -699,15 +700,8 @@ impl Decoder {
                 };
             }
             ALLOCATION_WITH_NATIVE => self.native_allocation_v10(c, flags)?,
-            MEMORY_RECORD => {
-                c.varint()?;
-                c.varint()?;
-                self.memory_records += 1;
-            }
-            CONTEXT_SWITCH => {
-                let tid = c.u64_le()?;
-                self.switch_thread(tid);
-            }
+            MEMORY_RECORD => self.memory_record(c)?,
+            CONTEXT_SWITCH => self.context_switch(c)?,
             NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
             MEMORY_MAP_START => self.memory_map_start(),
             SEGMENT_HEADER => self.segment_header(c)?,
@@ -878,10 +872,7 @@ impl Decoder {
             MEMORY_MAP_START => self.memory_map_start(),
             SEGMENT_HEADER => self.segment_header(c)?,
             THREAD_RECORD => self.thread_record(c)?,
-            CONTEXT_SWITCH => {
-                let tid = c.u64_le()?;
-                self.switch_thread(tid);
-            }
+            CONTEXT_SWITCH => self.context_switch(c)?,
             SURVIVING_OBJECT | CODE_OBJECT if V10 => {
                 return Err(Short::Malformed("a known aggregated record type").into());
             }
