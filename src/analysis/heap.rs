@@ -37,11 +37,49 @@ pub struct HeapTracker {
     current: u64,
     peak: HighWaterMark,
     /// Allocations alive at the peak that died after it.
-    died_since_peak: Vec<Live>,
+    died_since_peak: ChunkedList,
     /// The mappings as they were at the peak, once they have changed since.
     mappings_at_peak: Option<IntervalSet<Member>>,
     /// Whether any event has been seen (and so `peak` is one).
     started: bool,
+}
+
+/// A list of [`Live`] in fixed-size chunks. It can grow to the size of the live set, where a
+/// `Vec`'s doubling would copy it and, while copying, hold one and a half times the list;
+/// chunks are kept when the list is cleared (at every new peak), so clearing and refilling
+/// allocate nothing.
+#[derive(Debug, Default)]
+struct ChunkedList {
+    chunks: Vec<Vec<Live>>,
+    /// Chunks in use: `chunks[..used]`, all full but the last.
+    used: usize,
+}
+
+impl ChunkedList {
+    const CHUNK: usize = 1 << 12;
+
+    #[inline]
+    fn push(&mut self, live: Live) {
+        if self.used == 0 || self.chunks[self.used - 1].len() == Self::CHUNK {
+            if self.used == self.chunks.len() {
+                self.chunks.push(Vec::with_capacity(Self::CHUNK));
+            }
+            self.used += 1;
+        }
+        self.chunks[self.used - 1].push(live);
+    }
+
+    #[inline]
+    fn clear(&mut self) {
+        for chunk in &mut self.chunks[..self.used] {
+            chunk.clear();
+        }
+        self.used = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Live> + '_ {
+        self.chunks[..self.used].iter().flatten().copied()
+    }
 }
 
 impl HeapTracker {
@@ -128,11 +166,7 @@ impl HeapTracker {
     pub fn reduce_at_peak(self) -> Reducer {
         let mut reducer = Reducer::new(Representative::Earliest);
         let peak = self.peak.index;
-        for l in self
-            .live
-            .values()
-            .chain(self.died_since_peak.iter().copied())
-        {
+        for l in self.live.values().chain(self.died_since_peak.iter()) {
             if l.seq <= peak {
                 reducer.add(self.sites.member(l.site, l.seq, l.size));
             }
@@ -268,5 +302,25 @@ mod tests {
         // A partial unmap splits the mapping; both pieces belong to the same row.
         let h = run(&[(0x8000, 8192, Mmap), (0x9000, 1024, Munmap)]);
         assert_eq!(sizes(h.reduce_at_end()), vec![7168]);
+    }
+
+    #[test]
+    fn the_chunked_list_keeps_everything_pushed_since_it_was_cleared() {
+        let live = |seq| Live {
+            seq,
+            size: 1,
+            site: 0,
+        };
+        let mut list = ChunkedList::default();
+        for seq in 0..10_000 {
+            list.push(live(seq));
+        }
+        assert!(list.iter().map(|l| l.seq).eq(0..10_000));
+        list.clear();
+        assert_eq!(list.iter().count(), 0);
+        list.push(live(5));
+        assert!(list.iter().map(|l| l.seq).eq([5]));
+        // The chunks are kept for reuse.
+        assert_eq!(list.chunks.len(), 3);
     }
 }

@@ -18,7 +18,7 @@ use crate::error::CaptureError;
 use crate::progress::Progress;
 
 /// Batches in flight between the threads.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 2;
 
 /// Runs `decoder` over `stream` on a background thread and
 /// calls `consume` on every batch, in order, on this one. Returns the decoder, holding the

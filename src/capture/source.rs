@@ -18,14 +18,14 @@ use crate::error::{CaptureError, Offset};
 pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 
 /// How many decompressed bytes are requested from the LZ4 decoder at a time.
-const LZ4_CHUNK: usize = 4 << 20;
+const LZ4_CHUNK: usize = 1 << 20;
 
 /// How far the window over an uncompressed capture advances at a time.
-const RAW_WINDOW: usize = 8 << 20;
+const RAW_WINDOW: usize = 4 << 20;
 
 /// Mapped pages behind the read position are handed back to the kernel in steps of this
 /// many bytes, so resident memory does not grow with the capture (see [`PageRelease`]).
-const RELEASE_STEP: usize = 16 << 20;
+const RELEASE_STEP: usize = 4 << 20;
 
 /// No single record may be larger than this; a longer one is reported as malformed instead of
 /// growing the window without bound.
@@ -72,7 +72,21 @@ impl CaptureFile {
         let readable = if compressed {
             bytes.len()
         } else {
-            readable_len(bytes)
+            // Scanning a long zero tail would make all of it resident: give each scanned
+            // stretch back at once.
+            readable_len_with(bytes, &mut |zeros| {
+                if let Some(map) = &map {
+                    #[cfg(unix)]
+                    // SAFETY: a read-only file mapping; nothing refers into the zero tail.
+                    let _ = unsafe {
+                        map.unchecked_advise_range(
+                            memmap2::UncheckedAdvice::DontNeed,
+                            zeros.start,
+                            zeros.len(),
+                        )
+                    };
+                }
+            })
         };
         if let Some(map) = &map {
             // The zero tail just scanned is not part of the stream: give its pages back.
@@ -199,10 +213,22 @@ fn page_size() -> usize {
 /// padding left by a killed process and are not part of the record stream. A file of only
 /// zeros keeps its full length.
 pub fn readable_len(bytes: &[u8]) -> usize {
-    match bytes.iter().rposition(|&b| b != 0) {
-        Some(last) => last + 1,
-        None => bytes.len(),
+    readable_len_with(bytes, &mut |_| {})
+}
+
+/// [`readable_len`], scanning from the end in [`RELEASE_STEP`]-aligned stretches and handing
+/// each stretch found all zero to `zeros`.
+fn readable_len_with(bytes: &[u8], zeros: &mut dyn FnMut(std::ops::Range<usize>)) -> usize {
+    let mut end = bytes.len();
+    while end > 0 {
+        let start = (end - 1) / RELEASE_STEP * RELEASE_STEP;
+        if let Some(last) = bytes[start..end].iter().rposition(|&b| b != 0) {
+            return start + last + 1;
+        }
+        zeros(start..end);
+        end = start;
     }
+    bytes.len()
 }
 
 enum StreamKind<'a> {
@@ -363,5 +389,20 @@ mod tests {
         assert_eq!(readable_len(b"abc"), 3);
         assert_eq!(readable_len(b"\0\0"), 2);
         assert_eq!(readable_len(b""), 0);
+        // Across scanning stretches: every all-zero stretch is reported, once.
+        let mut bytes = vec![0u8; RELEASE_STEP * 2 + 10];
+        bytes[RELEASE_STEP - 1] = 7;
+        let mut seen = Vec::new();
+        assert_eq!(
+            readable_len_with(&bytes, &mut |r| seen.push(r)),
+            RELEASE_STEP
+        );
+        assert_eq!(
+            seen,
+            [
+                RELEASE_STEP * 2..RELEASE_STEP * 2 + 10,
+                RELEASE_STEP..RELEASE_STEP * 2
+            ]
+        );
     }
 }
