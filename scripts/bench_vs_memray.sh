@@ -9,7 +9,8 @@
 # per mode: median wall of each tool, the ratio memray/memform, median peak RSS of each tool
 # (MB = 2^20 bytes). With FORMAT csv, a note says in which modes the reports differ byte-wise.
 # Environment:
-#   MEMRAY        memray executable (default /work/venv/bin/memray if present, else memray on PATH)
+#   MEMRAY        memray executable (default: memray on PATH, else the corpus venv's memray
+#                 1.20.0 that ../shared/corpus/make_captures.py makes)
 #   MEMFORM       memform executable (default: <cargo target dir>/release/memform, built first)
 #   MEMFORM_BUILD=0  do not run `cargo build --release` before measuring
 #   MEMFORM_ONLY=1   skip memray (memform columns only), for quick iteration
@@ -48,9 +49,11 @@ if [ "$memform_only" != 1 ]; then
     echo "note: memray has no parquet format; measuring memform only" >&2
     memform_only=1
   else
+    corpus_memray=$HOME/.cache/memform-corpus/venvs/memray-1.20.0-py3.11/bin/memray
     if [ -n "${MEMRAY:-}" ]; then memray=$MEMRAY
-    elif [ -x /work/venv/bin/memray ]; then memray=/work/venv/bin/memray
-    else memray=$(command -v memray) || { echo "bench_vs_memray: memray not found (set MEMRAY)" >&2; exit 2; }
+    elif command -v memray >/dev/null; then memray=$(command -v memray)
+    elif [ -x "$corpus_memray" ]; then memray=$corpus_memray
+    else echo "bench_vs_memray: memray not found (set MEMRAY)" >&2; exit 2
     fi
     tools=(memray memform)
   fi

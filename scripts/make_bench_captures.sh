@@ -14,8 +14,9 @@
 #   deep_recursion.lz4  scripts/bench_workloads/deep_recursion.py  8000000
 # Writes OUTDIR/NAME.bin (replacing it; a failed recording leaves nothing), prints each
 # capture's size and recording time, and a summary at the end.
-# MEMRAY names the memray executable (default /work/venv/bin/memray if present, else memray on
-# PATH); MEMFORM_SHARED the shared folder (default ../shared beside the checkout).
+# MEMRAY names the memray executable (default: memray on PATH, else the corpus venv's memray
+# 1.20.0 that ../shared/corpus/make_captures.py makes); MEMFORM_SHARED the shared folder
+# (default ../shared beside the checkout).
 set -euo pipefail
 usage="usage: scripts/make_bench_captures.sh OUTDIR [SCALE [CAPTURES]]"
 [ $# -ge 1 ] && [ $# -le 3 ] || { echo "$usage" >&2; exit 2; }
@@ -29,9 +30,11 @@ IFS=, read -r -a names <<<"${3:-$all}"
 cd "$(dirname "$0")/.."
 repo=$PWD
 shared=$(realpath -m -- "${MEMFORM_SHARED:-../shared}")
+corpus_memray=$HOME/.cache/memform-corpus/venvs/memray-1.20.0-py3.11/bin/memray
 if [ -n "${MEMRAY:-}" ]; then memray=$MEMRAY
-elif [ -x /work/venv/bin/memray ]; then memray=/work/venv/bin/memray
-else memray=$(command -v memray) || { echo "make_bench_captures: memray not found (set MEMRAY)" >&2; exit 2; }
+elif command -v memray >/dev/null; then memray=$(command -v memray)
+elif [ -x "$corpus_memray" ]; then memray=$corpus_memray
+else echo "make_bench_captures: memray not found (set MEMRAY)" >&2; exit 2
 fi
 
 # name -> script, base EVENTS, extra memray flags

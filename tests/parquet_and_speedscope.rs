@@ -311,6 +311,7 @@ fn empty_reports() {
     let file = CaptureFile::open(&path).unwrap();
     let options = analysis::Options {
         high_water_mark: true,
+        ..Default::default()
     };
     let mut report = analysis::compute(&file, ReportMode::Leaks, options, &mut Silent).unwrap();
     report.rows = report.rows.slice(0, 0);

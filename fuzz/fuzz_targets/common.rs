@@ -57,7 +57,7 @@ pub fn transform(bytes: &[u8]) {
         ReportMode::Temporary { threshold: 0 },
         ReportMode::Temporary { threshold: 3 },
     ] {
-        let Ok(mut report) = analysis::compute(&capture, mode, Options { high_water_mark: true }, &mut Silent)
+        let Ok(mut report) = analysis::compute(&capture, mode, Options { high_water_mark: true, threads: 1 }, &mut Silent)
         else {
             continue;
         };

@@ -246,7 +246,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut varint = |out: &mut Vec<u8>, mut v: u64| loop {
+        let varint = |out: &mut Vec<u8>, mut v: u64| loop {
             if v < 0x80 {
                 out.push(v as u8);
                 break;
