@@ -19,9 +19,10 @@ struct Site {
     allocator: Allocator,
 }
 
-/// 2^MEMO_BITS memo slots (192 KiB).
-const MEMO_BITS: u32 = 12;
-const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+/// The memo's size bounds, as powers of two of slots (48 bytes each): it grows with the
+/// sites, two slots per site, from 48 KiB up to 3 MiB.
+const MEMO_MIN_BITS: u32 = 10;
+const MEMO_MAX_BITS: u32 = 16;
 
 /// Interned sites, numbered from 0 in order of first appearance.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub struct Sites {
     sites: Vec<Site>,
     ids: FxHashMap<Site, u64>,
     memo: Vec<Option<(Site, u64)>>,
+    /// `memo.len() == 1 << memo_bits`.
+    memo_bits: u32,
 }
 
 impl Default for Sites {
@@ -36,7 +39,8 @@ impl Default for Sites {
         Sites {
             sites: Vec::new(),
             ids: FxHashMap::default(),
-            memo: vec![None; MEMO_SLOTS],
+            memo: vec![None; 1 << MEMO_MIN_BITS],
+            memo_bits: MEMO_MIN_BITS,
         }
     }
 }
@@ -63,14 +67,20 @@ impl Sites {
             .wrapping_add(native_stack_id.wrapping_mul(0x1656_67b1_9e37_79f9))
             .wrapping_add(allocator as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let slot = (h >> (64 - MEMO_BITS)) as usize;
+        let slot = (h >> (64 - self.memo_bits)) as usize;
         if let Some((memo, id)) = self.memo[slot] {
             if memo == site {
                 return id;
             }
         }
         let id = self.intern_slow(site);
-        self.memo[slot] = Some((site, id));
+        if self.sites.len() * 2 > self.memo.len() && self.memo_bits < MEMO_MAX_BITS {
+            // Grown, emptied: it is only a cache.
+            self.memo_bits += 1;
+            self.memo = vec![None; 1 << self.memo_bits];
+        } else {
+            self.memo[slot] = Some((site, id));
+        }
         id
     }
 

@@ -76,31 +76,15 @@ impl CaptureFile {
             // stretch back at once.
             readable_len_with(bytes, &mut |zeros| {
                 if let Some(map) = &map {
-                    #[cfg(unix)]
-                    // SAFETY: a read-only file mapping; nothing refers into the zero tail.
-                    let _ = unsafe {
-                        map.unchecked_advise_range(
-                            memmap2::UncheckedAdvice::DontNeed,
-                            zeros.start,
-                            zeros.len(),
-                        )
-                    };
+                    release_pages(map, zeros);
                 }
             })
         };
         if let Some(map) = &map {
-            // The zero tail just scanned is not part of the stream: give its pages back.
+            // The rest of the zero tail is not part of the stream either.
             let tail = readable.div_ceil(page_size()) * page_size();
             if tail < map.len() {
-                #[cfg(unix)]
-                // SAFETY: a read-only file mapping; nothing refers into the zero tail.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        tail,
-                        map.len() - tail,
-                    )
-                };
+                release_pages(map, tail..map.len());
             }
         }
         Ok(CaptureFile {
@@ -181,20 +165,25 @@ impl PageRelease<'_> {
         if upto < self.released + RELEASE_STEP {
             return;
         }
-        #[cfg(unix)]
-        // SAFETY: the map is a read-only file mapping that this stream reads strictly
-        // forwards; dropping pages before its position loses no data (they are re-read from
-        // the file if touched) and no reference into them outlives the window that covered
-        // them (windows start at or after the read position).
-        let _ = unsafe {
-            map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                self.released,
-                upto - self.released,
-            )
-        };
+        // The stream reads strictly forwards and its windows start at or after the read
+        // position, so nothing refers into the pages before it.
+        release_pages(map, self.released..upto);
         self.released = upto;
     }
+}
+
+/// Drops the pages of `range` of the read-only file mapping `map` from the resident set.
+/// Callers make sure nothing refers into `range` any more.
+fn release_pages(map: &Mmap, range: std::ops::Range<usize>) {
+    #[cfg(unix)]
+    // SAFETY: `map` is a read-only mapping of a file, so MADV_DONTNEED loses no data: a page
+    // touched again is read back from the file. The caller guarantees no live reference into
+    // `range`; should one be used anyway, it reads the same bytes again.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.len())
+    };
+    #[cfg(not(unix))]
+    let _ = (map, range);
 }
 
 fn page_size() -> usize {

@@ -106,10 +106,14 @@ pub struct StackTable {
 }
 
 /// A direct-mapped memo of `(parent stack, frame) -> child stack`: a frame push that was
-/// seen before costs one array probe instead of two hash-map lookups.
+/// seen before costs one array probe instead of two hash-map lookups. It grows with the
+/// stack tree (four slots per stack, from 128 KiB up to 8 MiB), so that programs with many
+/// call sites keep hitting it.
 #[derive(Debug)]
 struct PushMemo {
     slots: Vec<MemoSlot>,
+    /// `slots.len() == 1 << bits`.
+    bits: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,33 +123,49 @@ struct MemoSlot {
     child: u64,
 }
 
-/// The memo holds 2^MEMO_BITS pushes (512 KiB: room for the distinct pushes of most
-/// programs, within the L2 cache).
-const MEMO_BITS: u32 = 14;
-const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+/// The memo's size bounds, as powers of two of slots (32 bytes each).
+const MEMO_MIN_BITS: u32 = 12;
+const MEMO_MAX_BITS: u32 = 18;
+
+/// A slot that matches no push (no stack is `u64::MAX`).
+const EMPTY_MEMO_SLOT: MemoSlot = MemoSlot {
+    parent: u64::MAX,
+    frame: Frame {
+        code_object_id: 0,
+        instruction_offset: 0,
+        is_entry_frame: false,
+    },
+    child: 0,
+};
 
 impl Default for PushMemo {
     fn default() -> Self {
         PushMemo {
-            slots: vec![
-                MemoSlot {
-                    parent: u64::MAX,
-                    frame: Frame {
-                        code_object_id: 0,
-                        instruction_offset: 0,
-                        is_entry_frame: false,
-                    },
-                    child: 0,
-                };
-                MEMO_SLOTS
-            ],
+            slots: vec![EMPTY_MEMO_SLOT; 1 << MEMO_MIN_BITS],
+            bits: MEMO_MIN_BITS,
         }
     }
 }
 
 impl PushMemo {
+    /// Grows the memo (emptied: it is only a cache) while it has fewer than four slots per
+    /// stack of a tree of `stacks` nodes.
+    #[cold]
+    fn grow_for(&mut self, stacks: usize) {
+        let mut bits = self.bits;
+        while bits < MEMO_MAX_BITS && stacks * 4 > 1 << bits {
+            bits += 1;
+        }
+        if bits != self.bits {
+            *self = PushMemo {
+                slots: vec![EMPTY_MEMO_SLOT; 1 << bits],
+                bits,
+            };
+        }
+    }
+
     #[inline]
-    fn slot(parent: u64, frame: &Frame) -> usize {
+    fn slot(&self, parent: u64, frame: &Frame) -> usize {
         let h = parent
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .wrapping_add(frame.code_object_id.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
@@ -153,7 +173,7 @@ impl PushMemo {
                 (frame.instruction_offset as u32 as u64) << 1 | frame.is_entry_frame as u64,
             )
             .wrapping_mul(0x1656_67b1_9e37_79f9);
-        (h >> (64 - MEMO_BITS)) as usize
+        (h >> (64 - self.bits)) as usize
     }
 }
 
@@ -185,13 +205,17 @@ impl StackTable {
     /// `None` when `parent` is not a known stack.
     #[inline]
     pub fn push(&mut self, parent: u64, frame: Frame) -> Option<u64> {
-        let i = PushMemo::slot(parent, &frame);
+        let i = self.push_memo.slot(parent, &frame);
         let slot = self.push_memo.slots[i];
         if slot.parent == parent && slot.frame == frame {
             return Some(slot.child);
         }
         let frame_id = self.frames.register(frame);
         let child = self.tree.child(parent, frame_id)?;
+        if self.tree.len() * 4 > self.push_memo.slots.len() {
+            self.push_memo.grow_for(self.tree.len());
+        }
+        let i = self.push_memo.slot(parent, &frame);
         self.push_memo.slots[i] = MemoSlot {
             parent,
             frame,
