@@ -96,11 +96,7 @@ impl Decoder {
                     base = Some(b);
                     b << 3
                 } else {
-                    let mut slot = self.recent_head + usize::from(cache_index);
-                    if slot >= 15 {
-                        slot -= 15;
-                    }
-                    self.recent_addresses[slot]
+                    self.recent_addresses.get(cache_index)
                 };
                 let id = match flags & 7 {
                     0 => {
@@ -131,12 +127,7 @@ impl Decoder {
                 // The record is complete: commit.
                 if let Some(b) = base {
                     self.last_data_pointer = b;
-                    self.recent_head = if self.recent_head == 0 {
-                        14
-                    } else {
-                        self.recent_head - 1
-                    };
-                    self.recent_addresses[self.recent_head] = address;
+                    self.recent_addresses.remember(address);
                 }
                 self.last_native_frame_id =
                     self.last_native_frame_id.wrapping_add(native_delta as u64);

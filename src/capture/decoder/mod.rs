@@ -137,6 +137,34 @@ enum Step {
     End(StreamEnd),
 }
 
+/// memray's cache of the 15 most recent addresses that missed it (header 12+), as a ring:
+/// entry `k` (0 = most recent) is at `(head + k) % 15`. A record names a cached address by
+/// its entry (0-14); 15 means a new address, delta-encoded.
+#[derive(Debug, Default)]
+struct RecentAddresses {
+    ring: [u64; 15],
+    head: usize,
+}
+
+impl RecentAddresses {
+    /// Entry `k` (at most 14).
+    #[inline(always)]
+    fn get(&self, k: u8) -> u64 {
+        let mut slot = self.head + usize::from(k);
+        if slot >= 15 {
+            slot -= 15;
+        }
+        self.ring[slot]
+    }
+
+    /// Makes `address` entry 0, every other entry one older, the oldest gone.
+    #[inline(always)]
+    fn remember(&mut self, address: u64) {
+        self.head = if self.head == 0 { 14 } else { self.head - 1 };
+        self.ring[self.head] = address;
+    }
+}
+
 struct ThreadStack {
     tid: u64,
     frames: Vec<u64>,
@@ -159,10 +187,8 @@ pub struct Decoder {
     last_python_frame_id: u64,
     /// Header 10 and 11 only.
     last_python_line: i32,
-    /// Header 12+: memray's 15-entry address cache as a ring: entry `k` (0 = most recent) is at
-    /// `(recent_head + k) % 15`.
-    recent_addresses: [u64; 15],
-    recent_head: usize,
+    /// Header 12+: memray's cache of recent addresses.
+    recent_addresses: RecentAddresses,
     // Per-thread Python stacks, and which one the latest context switch selected.
     threads: Vec<ThreadStack>,
     thread_index: FxHashMap<u64, usize>,
@@ -206,8 +232,7 @@ impl Decoder {
             last_code_firstlineno: 0,
             last_python_frame_id: 0,
             last_python_line: 0,
-            recent_addresses: [0; 15],
-            recent_head: 0,
+            recent_addresses: RecentAddresses::default(),
             threads: Vec::new(),
             thread_index: FxHashMap::default(),
             current: None,
@@ -447,11 +472,7 @@ impl Decoder {
             let base = self.last_data_pointer.wrapping_add(delta as u64);
             Ok((base << 3, Some(base)))
         } else {
-            let mut slot = self.recent_head + usize::from(cache_index);
-            if slot >= 15 {
-                slot -= 15;
-            }
-            Ok((self.recent_addresses[slot], None))
+            Ok((self.recent_addresses.get(cache_index), None))
         }
     }
 
@@ -459,12 +480,7 @@ impl Decoder {
     fn remember_address(&mut self, address: u64, base: Option<u64>) {
         if let Some(base) = base {
             self.last_data_pointer = base;
-            self.recent_head = if self.recent_head == 0 {
-                14
-            } else {
-                self.recent_head - 1
-            };
-            self.recent_addresses[self.recent_head] = address;
+            self.recent_addresses.remember(address);
         }
     }
 
