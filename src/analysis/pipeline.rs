@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
+use crate::capture::events::Columns;
 use crate::capture::{ByteStream, Decoder, EventBatch, StreamEnd};
 use crate::error::CaptureError;
 use crate::progress::Progress;
@@ -20,8 +21,8 @@ use crate::progress::Progress;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 2;
 
-/// Runs `decoder` over `stream` on a background thread and
-/// calls `consume` on every batch, in order, on this one. Returns the decoder, holding the
+/// Runs `decoder` over `stream` on a background thread and calls `consume` on every batch,
+/// in order, on this one. Returns the decoder, holding the
 /// interned stacks and thread names, and how the stream ended.
 pub fn decode_in_background(
     mut decoder: Decoder,
@@ -49,11 +50,8 @@ pub fn decode_in_background(
             end.map(|end| (decoder, end))
         });
         for batch in batches_rx {
-            consume(&batch);
+            consume_and_recycle(batch, consume, &spare_tx);
             progress.update(position.load(Ordering::Relaxed));
-            if let Some(columns) = batch.into_columns() {
-                let _ = spare_tx.send(columns);
-            }
         }
         match worker.join() {
             Ok(result) => result,
@@ -76,13 +74,21 @@ pub fn decode_inline(
     let end = decoder.run(
         &mut stream,
         path,
-        &mut |batch| {
-            consume(&batch);
-            if let Some(columns) = batch.into_columns() {
-                let _ = spare_tx.send(columns);
-            }
-        },
+        &mut |batch| consume_and_recycle(batch, consume, &spare_tx),
         &mut |p| progress.update(p),
     )?;
     Ok((decoder, end))
+}
+
+/// Hands `batch` to `consume`, then its columns back to the decoder for the next batches.
+fn consume_and_recycle(
+    batch: EventBatch,
+    consume: &mut dyn FnMut(&EventBatch),
+    spare: &mpsc::Sender<Columns>,
+) {
+    consume(&batch);
+    if let Some(columns) = batch.into_columns() {
+        // The decoder only stops listening once it has finished.
+        let _ = spare.send(columns);
+    }
 }
