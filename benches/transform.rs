@@ -109,14 +109,7 @@ fn benches(c: &mut Criterion) {
         .iter()
         .flat_map(|batch| batch.iter())
         .filter(|e| !e.allocator.is_deallocator())
-        .map(|e| Member {
-            seq: e.seq,
-            tid: e.tid,
-            allocator: e.allocator,
-            stack_id: e.stack_id,
-            native_stack_id: e.native_stack_id,
-            size: e.size,
-        })
+        .map(Member::from)
         .collect();
     let mut group = c.benchmark_group("reduce");
     group.sample_size(10);

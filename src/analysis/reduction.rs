@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, RecordBatch, UInt64Array, UInt8Array};
 use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::FxHashMap;
 
-use crate::capture::Allocator;
+use crate::capture::{AllocationEvent, Allocator};
 
 /// One allocation that belongs in a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,20 @@ pub struct Member {
     pub stack_id: u64,
     pub native_stack_id: u64,
     pub size: u64,
+}
+
+impl From<AllocationEvent> for Member {
+    /// The allocation `e` as a member of a report.
+    fn from(e: AllocationEvent) -> Member {
+        Member {
+            seq: e.seq,
+            tid: e.tid,
+            allocator: e.allocator,
+            stack_id: e.stack_id,
+            native_stack_id: e.native_stack_id,
+            size: e.size,
+        }
+    }
 }
 
 /// Which member names a row's allocator and thread.

@@ -35,17 +35,7 @@ impl TemporaryAllocations {
             match kind {
                 AllocatorKind::SimpleAllocator | AllocatorKind::RangedAllocator => {
                     let q = self.recent.entry(e.tid).or_default();
-                    q.push_front((
-                        e.address,
-                        Member {
-                            seq: e.seq,
-                            tid: e.tid,
-                            allocator: e.allocator,
-                            stack_id: e.stack_id,
-                            native_stack_id: e.native_stack_id,
-                            size: e.size,
-                        },
-                    ));
+                    q.push_front((e.address, Member::from(e)));
                     if q.len() as u64 > self.window {
                         q.pop_back();
                     }

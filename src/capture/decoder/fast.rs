@@ -189,25 +189,13 @@ mod tests {
     use crate::capture::cursor::Cursor;
     use crate::capture::decoder::{Step, StepError};
     use crate::capture::events::AllocationEvent;
-    use crate::capture::header::{FileFormat, Header, TrackerStats};
+    use crate::capture::header::{FileFormat, Header};
 
     fn header(native_traces: bool) -> Header {
         Header {
-            version: 13,
-            python_version: 0x030b07f0,
             native_traces,
-            file_format: FileFormat::AllAllocations,
-            stats: TrackerStats::default(),
-            command_line: String::new(),
-            pid: 1,
-            main_tid: 1,
-            skipped_frames_on_main_tid: 0,
-            python_allocator: 1,
             trace_python_allocators: true,
-            track_object_lifetimes: false,
-            libdest: String::new(),
-            site_packages: Vec::new(),
-            sys_path: Vec::new(),
+            ..crate::capture::decoder::tests::header(13, FileFormat::AllAllocations)
         }
     }
 

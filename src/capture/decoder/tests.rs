@@ -4,7 +4,7 @@ use super::*;
 use crate::capture::events::AllocationEvent;
 use crate::capture::header::TrackerStats;
 
-fn header(version: i32, file_format: FileFormat) -> Header {
+pub(super) fn header(version: i32, file_format: FileFormat) -> Header {
     Header {
         version,
         python_version: if version >= 12 { 0x030b07f0 } else { 0 },
