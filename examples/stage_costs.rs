@@ -41,6 +41,23 @@ fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(
     }
 }
 
+/// Decodes the whole capture (interning stacks or not); returns the time it took and the
+/// allocation events.
+fn decode_all(
+    capture: &CaptureFile,
+    path: &std::path::Path,
+    track_stacks: bool,
+) -> (Duration, u64) {
+    let mut stream = capture.stream();
+    let header = read_header(&mut stream, path).expect("header");
+    let t = Instant::now();
+    let mut decoder = Decoder::new(&header, track_stacks);
+    decoder
+        .run(&mut stream, path, &mut |_| {}, &mut |_| {})
+        .expect("decodes");
+    (t.elapsed(), decoder.allocations)
+}
+
 /// Decodes the capture, timing `consume` on every batch (and only that).
 fn analysis(
     capture: &CaptureFile,
@@ -115,15 +132,9 @@ fn main() {
     });
     let mut events = 0u64;
     let decode = timed("decode", &mut || {
-        let mut stream = capture.stream();
-        let header = read_header(&mut stream, &path).expect("header");
-        let t = Instant::now();
-        let mut decoder = Decoder::new(&header, true);
-        decoder
-            .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
-            .expect("decodes");
-        events = decoder.allocations;
-        t.elapsed().saturating_sub(read)
+        let (spent, n) = decode_all(&capture, &path, true);
+        events = n;
+        spent.saturating_sub(read)
     });
     let peak = timed("peak", &mut || {
         let mut heap = HeapTracker::default();
@@ -147,13 +158,7 @@ fn main() {
         spent + t.elapsed()
     });
     if events == 0 {
-        let mut stream = capture.stream();
-        let header = read_header(&mut stream, &path).expect("header");
-        let mut decoder = Decoder::new(&header, false);
-        decoder
-            .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
-            .expect("decodes");
-        events = decoder.allocations;
+        events = decode_all(&capture, &path, false).1;
     }
 
     let mb = record_bytes as f64 / 1e6;
