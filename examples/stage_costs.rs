@@ -7,6 +7,8 @@
 //!   summed, without branches: about the least any decoder of this byte-serial format has to
 //!   do with each byte.
 //! - `decode`: the record decoder into event batches, stacks interned.
+//! - `table`: the live table alone, one insert or remove per simple allocation event as the
+//!   peak and leaks analyses make (no sites, no peak): the bound of those two analyses.
 //! - `peak`, `leaks`, `temporary`: each analysis on the decoded batches (only the time inside
 //!   the analysis is counted), per allocation event.
 //!
@@ -16,8 +18,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use memform::analysis::heap::HeapTracker;
+use memform::analysis::live_table::{Live, LiveTable};
 use memform::analysis::temporary::TemporaryAllocations;
-use memform::capture::{read_header, CaptureFile, Decoder, EventBatch};
+use memform::capture::{read_header, Allocator, AllocatorKind, CaptureFile, Decoder, EventBatch};
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
@@ -143,6 +146,33 @@ fn main() {
         std::hint::black_box(heap.reduce_at_peak().finish());
         spent + t.elapsed()
     });
+    let table = timed("table", &mut || {
+        let mut table = LiveTable::default();
+        analysis(&capture, &path, |b| {
+            let addresses = b.address.values();
+            let sizes = b.size.values();
+            let allocators = b.allocator.values();
+            for row in 0..b.len() {
+                if let Some(&ahead) = addresses.get(row + 48) {
+                    table.prefetch(ahead);
+                }
+                match Allocator::from_id(allocators[row]).map(|a| a.kind()) {
+                    Some(AllocatorKind::SimpleAllocator) => {
+                        let live = Live {
+                            seq: row as u64,
+                            size: sizes[row],
+                            site: 0,
+                        };
+                        table.insert(addresses[row], live);
+                    }
+                    Some(AllocatorKind::SimpleDeallocator) => {
+                        table.remove(addresses[row]);
+                    }
+                    _ => {}
+                }
+            }
+        })
+    });
     let leaks = timed("leaks", &mut || {
         let mut heap = HeapTracker::default();
         let spent = analysis(&capture, &path, |b| heap.consume(b));
@@ -180,6 +210,7 @@ fn main() {
         ("scan", scan),
         ("decode", decode),
         ("peak", peak),
+        ("table", table),
         ("leaks", leaks),
         ("temporary", temporary),
     ] {
