@@ -1,4 +1,4 @@
-//! Dev tool for the native symbol resolver (`memform::stacks::native_symbols`).
+//! Dev tool for the native symbol resolver (the `memform-symbolizer` crate).
 //!
 //! ```text
 //! native_resolve dump <memray-parse-output>   < queries
@@ -16,7 +16,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use memform::stacks::native_symbols::{NativeFrame, SymbolResolver};
+use memform_symbolizer::{NativeFrame, SymbolResolver};
 
 fn parse_hex(text: &str) -> Option<u64> {
     if text == "(nil)" {
@@ -132,7 +132,7 @@ fn run_dump(path: &str) -> Result<(), String> {
 
 fn run_elf(path: &str, load_address: &str, ips: &[String]) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let segments = memform::stacks::elf_image::load_segments(&data)
+    let segments = memform_symbolizer::load_segments(&data)
         .ok_or_else(|| format!("{path}: not an ELF file with program headers"))?;
     let load_address = parse_hex(load_address).ok_or("bad load address")?;
     let mut resolver = SymbolResolver::new();

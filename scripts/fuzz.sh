@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Run one cargo-fuzz target for a while: scripts/fuzz.sh <target> <seconds>
-# Targets: header records aggregated_records lz4 transform native_symbols. The corpus is
-# seeded from the committed fixture captures (whole files for header/lz4/transform, record
-# streams for the record decoders) or, for native_symbols, small ELF files of this machine;
-# crashes land in fuzz/artifacts/<target>/.
+# Targets of memform (fuzz/): header records aggregated_records lz4 transform; of the
+# symbolizer crate (crates/symbolizer/fuzz/): resolve. The corpus is seeded from the
+# committed fixture captures (whole files for header/lz4/transform, record streams for the
+# record decoders) or, for resolve, small ELF files of this machine; crashes land in
+# <fuzz dir>/artifacts/<target>/.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: scripts/fuzz.sh <target> <seconds>}
 seconds=${2:?usage: scripts/fuzz.sh <target> <seconds>}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-corpus=fuzz/corpus/$target
+root=$PWD
+fuzz_dir=fuzz
+[ "$target" = resolve ] && fuzz_dir=crates/symbolizer/fuzz
+corpus=$root/$fuzz_dir/corpus/$target
 mkdir -p "$corpus"
 if [ -z "$(ls -A "$corpus")" ]; then
   python3 scripts/fuzz_seeds.py "$target" "$corpus"
@@ -20,4 +24,5 @@ export RUSTC_BOOTSTRAP=1
 # seconds per input under the sanitizers, hence its longer timeout.
 timeout=10
 [ "$target" = transform ] && timeout=60
+cd "$fuzz_dir/.."
 cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=1024 -timeout="$timeout" -max_len=262144

@@ -4,7 +4,7 @@
 header, lz4 and transform get whole capture files (lz4: compressed ones, without the magic
 the target adds back); records and aggregated_records get the record streams of the
 uncompressed full or aggregated captures (the bytes after the header, which the target
-supplies itself). native_symbols gets small ELF files of this machine: the pyenv Pythons'
+supplies itself). resolve (the symbolizer crate's target) gets small ELF files of this machine: the pyenv Pythons'
 extension modules (built with DWARF) and system libraries.
 """
 import subprocess
@@ -52,7 +52,7 @@ def elf_seeds(out, limit=24, max_size=256 * 1024):
 def main():
     target, out = sys.argv[1], Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    if target == "native_symbols":
+    if target == "resolve":
         elf_seeds(out)
         return
     for i, path in enumerate(sorted(CAPTURES.glob("v1.20.0-*.bin"))):

@@ -47,7 +47,7 @@ fn fuzz_findings_stay_fixed() {
                 }
             }
         } else if name.starts_with("native_symbols-") {
-            let mut resolver = memform::stacks::native_symbols::SymbolResolver::new();
+            let mut resolver = memform_symbolizer::SymbolResolver::new();
             let len = std::fs::metadata(&path).unwrap().len();
             let load = 0x40_0000;
             resolver.add_image(path.to_str().unwrap(), load, &[(0, len.max(1))], 1);

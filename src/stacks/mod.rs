@@ -1,16 +1,11 @@
 //! Call stacks: interned frames, the stack tree, code objects (or, in captures of memray
 //! 1.7 – 1.18, indexed frames), and their resolution into `(function, file, line)` locations.
 
-pub mod backtrace_sort;
 pub mod code_objects;
-pub mod demangle;
-pub mod dwarf_lookup;
-pub mod elf_image;
 pub mod frame_tree;
 pub mod hybrid;
 pub mod line_table;
 pub mod native_stacks;
-pub mod native_symbols;
 pub mod stack_table;
 
 pub use code_objects::{CodeObject, CodeObjects};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::capture::ImageSegments;
-use crate::stacks::native_symbols::SymbolResolver;
+use memform_symbolizer::SymbolResolver;
 use crate::stacks::Location;
 
 /// The native stacks of one capture.

@@ -3,13 +3,23 @@
 //! symbol tables, debug-file links, compressed sections, DWARF units, line tables and
 //! inlined functions — at addresses spread over the image.
 use libfuzzer_sys::fuzz_target;
-use memform::stacks::native_symbols::SymbolResolver;
+use memform_symbolizer::SymbolResolver;
 
-#[path = "common.rs"]
-mod common;
+/// Writes `bytes` to this process's scratch file (in /dev/shm when there is one): images
+/// are opened by name and memory-mapped.
+fn scratch(bytes: &[u8]) -> std::path::PathBuf {
+    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(format!("memform-symbolizer-fuzz-{}.so", std::process::id()));
+    std::fs::write(&path, bytes).expect("scratch file");
+    path
+}
 
 fuzz_target!(|data: &[u8]| {
-    let path = common::scratch(data);
+    let path = scratch(data);
     let Some(name) = path.to_str() else { return };
     let mut resolver = SymbolResolver::new();
     let load = 0x40_0000u64;

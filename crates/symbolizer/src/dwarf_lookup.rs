@@ -16,8 +16,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::backtrace_sort::{backtrace_qsort, glibc_bsearch};
-use super::elf_image::{c_str, Bytes};
+use crate::backtrace_sort::{backtrace_qsort, glibc_bsearch};
+use crate::bytes::{c_str, Bytes};
 
 pub const DEBUG_MAX: usize = 9;
 /// libbacktrace's `dwarf_section_names`, indexed like `DwarfSections::data`.

@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::demangle::demangle;
-use super::dwarf_lookup::Lookup;
-use super::elf_image::{elf_add_file, elf_kind, open_file, ElfKind, LoadedImage, OpenedFile};
+use crate::demangle::demangle;
+use crate::dwarf_lookup::Lookup;
+use crate::elf_image::{elf_add_file, elf_kind, open_file, ElfKind, LoadedImage, OpenedFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeFrame {
@@ -335,7 +335,7 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let exe = exe.to_str().unwrap();
         let data = std::fs::read(exe).unwrap();
-        let segments = super::super::elf_image::load_segments(&data).unwrap();
+        let segments = crate::elf_image::load_segments(&data).unwrap();
         let (vaddr, memsz) = segments.iter().copied().max_by_key(|&(_, m)| m).unwrap();
         let base = 0x7000_0000_0000;
         let ip = base + vaddr + memsz / 2;
@@ -392,7 +392,7 @@ mod tests {
     /// tables, or the file cut short: loading and lookups must never panic.
     #[test]
     fn corrupted_elf_files_never_panic() {
-        use super::super::elf_image::{load_segments, Bytes};
+        use crate::elf_image::{load_segments, Bytes};
         let original = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let text = load_segments(&original)
             .unwrap()

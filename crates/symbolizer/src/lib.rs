@@ -1,0 +1,25 @@
+//! memray's native symbolization, as a library: ELF images loaded at addresses, and
+//! instruction pointers recorded with `memray run --native` turned into the
+//! `(function, file, line)` frames memray reports for them, innermost inlined function
+//! first, with the answers of the libbacktrace memray vendors.
+//!
+//! - [`resolver`]: the images of each segment generation, memray's segment lookup, the
+//!   cache of answers ([`SymbolResolver`]).
+//! - [`elf_image`]: an ELF file as libbacktrace's `elf_add` loads it: symbol tables, debug
+//!   files, compressed and MiniDebugInfo sections.
+//! - [`dwarf_lookup`]: DWARF units, functions (inlined ones too) and line tables, and the
+//!   lookup of one pc in them.
+//! - [`backtrace_sort`]: libbacktrace's qsort and glibc's bsearch, whose choices among equal
+//!   addresses decide which answer memray gives.
+//! - [`bytes`]: shared byte ranges of mapped files and decompressed sections.
+//! - [`demangle`]: C++ names as libstdc++'s `__cxa_demangle` gives them.
+
+pub mod backtrace_sort;
+pub mod bytes;
+pub mod demangle;
+pub mod dwarf_lookup;
+pub mod elf_image;
+pub mod resolver;
+
+pub use elf_image::load_segments;
+pub use resolver::{NativeFrame, SymbolResolver};
