@@ -48,9 +48,12 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
                     if format == Format::Parquet && !with_parquet {
                         continue;
                     }
-                    let mut sink = std::io::sink();
                     format
-                        .write(&mut report, &mut sink, &ParquetOptions::for_capture(path))
+                        .write(
+                            &mut report,
+                            std::io::sink(),
+                            &ParquetOptions::for_capture(path),
+                        )
                         .expect("writing to a sink cannot fail");
                 }
             }

@@ -13,8 +13,8 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
-pub use crate::bytes::{c_str, Bytes};
 use crate::backtrace_sort::{backtrace_qsort, glibc_bsearch};
+pub use crate::bytes::{c_str, Bytes};
 use crate::dwarf_lookup::{DwarfInfo, DwarfModule, DwarfSections, DEBUG_MAX, SECTION_NAMES};
 
 /// Opens and maps a file the way `backtrace_open` + `backtrace_get_view` see it.
@@ -79,7 +79,6 @@ fn read_u64(data: &[u8], offset: usize) -> Option<u64> {
     array.copy_from_slice(bytes);
     Some(u64::from_le_bytes(array))
 }
-
 
 const EHDR_SIZE: usize = 64;
 const SHDR_SIZE: u64 = 64;
