@@ -40,7 +40,7 @@ fn decoded(capture: &CaptureFile, path: &std::path::Path) -> (u64, Vec<EventBatc
     let mut stream = capture.stream();
     let header = read_header(&mut stream, path).expect("header");
     let start = stream.offset();
-    let mut decoder = Decoder::new(&header, true);
+    let mut decoder = Decoder::new(&header);
     let mut batches = Vec::new();
     decoder
         .run(
@@ -70,7 +70,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let mut stream = capture.stream();
             let header = read_header(&mut stream, &path).expect("header");
-            let mut decoder = Decoder::new(&header, true);
+            let mut decoder = Decoder::new(&header);
             decoder
                 .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
                 .expect("decodes");

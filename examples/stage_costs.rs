@@ -44,17 +44,12 @@ fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(
     }
 }
 
-/// Decodes the whole capture (interning stacks or not); returns the time it took and the
-/// allocation events.
-fn decode_all(
-    capture: &CaptureFile,
-    path: &std::path::Path,
-    track_stacks: bool,
-) -> (Duration, u64) {
+/// Decodes the whole capture; returns the time it took and the allocation events.
+fn decode_all(capture: &CaptureFile, path: &std::path::Path) -> (Duration, u64) {
     let mut stream = capture.stream();
     let header = read_header(&mut stream, path).expect("header");
     let t = Instant::now();
-    let mut decoder = Decoder::new(&header, track_stacks);
+    let mut decoder = Decoder::new(&header);
     decoder
         .run(&mut stream, path, &mut |_| {}, &mut |_| {})
         .expect("decodes");
@@ -69,7 +64,7 @@ fn analysis(
 ) -> Duration {
     let mut stream = capture.stream();
     let header = read_header(&mut stream, path).expect("header");
-    let mut decoder = Decoder::new(&header, true);
+    let mut decoder = Decoder::new(&header);
     let mut spent = Duration::ZERO;
     decoder
         .run(
@@ -135,7 +130,7 @@ fn main() {
     });
     let mut events = 0u64;
     let decode = timed("decode", &mut || {
-        let (spent, n) = decode_all(&capture, &path, true);
+        let (spent, n) = decode_all(&capture, &path);
         events = n;
         spent.saturating_sub(read)
     });
@@ -188,7 +183,7 @@ fn main() {
         spent + t.elapsed()
     });
     if events == 0 {
-        events = decode_all(&capture, &path, false).1;
+        events = decode_all(&capture, &path).1;
     }
 
     let mb = record_bytes as f64 / 1e6;

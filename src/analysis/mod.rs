@@ -116,7 +116,7 @@ pub fn compute(
         decode_in_background
     };
     let (mut decoder, end) = decode(
-        Decoder::new(&header, true),
+        Decoder::new(&header),
         stream,
         path,
         &mut |b| {
@@ -186,7 +186,7 @@ fn compute_aggregated(
         return Err(CaptureError::TemporaryOnAggregated);
     }
     progress.phase("Processing allocation records", total_bytes);
-    let mut decoder = Decoder::new(&header, true);
+    let mut decoder = Decoder::new(&header);
     let end = decoder.run(&mut stream, path, &mut |_| {}, &mut |p| progress.update(p))?;
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);

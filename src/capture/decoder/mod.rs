@@ -175,7 +175,6 @@ pub struct Decoder {
     format: FileFormat,
     record_format: RecordFormat,
     native_traces: bool,
-    track_stacks: bool,
     // Delta-encoded fields (memray's `DeltaEncodedFields`).
     last_instruction_pointer: u64,
     /// Header 12+: the last address >> 3; header 10 and 11: the last address.
@@ -213,9 +212,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder for the records after `header`. With `track_stacks` off, frames are counted
-    /// but not interned (a faster pass for the high-water mark).
-    pub fn new(header: &Header, track_stacks: bool) -> Self {
+    /// A decoder for the records after `header`.
+    pub fn new(header: &Header) -> Self {
         let record_format = header.record_format();
         let stacks = match record_format {
             RecordFormat::CodeObject => StackTable::new(header.python_version),
@@ -225,7 +223,6 @@ impl Decoder {
             format: header.file_format,
             record_format,
             native_traces: header.native_traces,
-            track_stacks,
             last_instruction_pointer: 0,
             last_data_pointer: 0,
             last_native_frame_id: 0,
@@ -406,11 +403,7 @@ impl Decoder {
             return Err(Short::Malformed(no_thread).into());
         };
         let parent = self.threads[i].frames.last().copied().unwrap_or(0);
-        let node = if self.track_stacks {
-            intern(&mut self.stacks, parent).unwrap_or(0)
-        } else {
-            0
-        };
+        let node = intern(&mut self.stacks, parent).unwrap_or(0);
         self.threads[i].frames.push(node);
         Ok(())
     }
@@ -494,17 +487,16 @@ impl Decoder {
         let linetable = c.bytes(table_len)?;
         self.last_code_firstlineno =
             (i64::from(self.last_code_firstlineno).wrapping_add(delta)) as i32;
-        if self.track_stacks {
-            self.stacks.code_objects.insert(
-                id,
-                CodeObject {
-                    function_name: String::from_utf8_lossy(function).into_owned(),
-                    filename: String::from_utf8_lossy(filename).into_owned(),
-                    firstlineno: self.last_code_firstlineno,
-                    linetable: linetable.to_vec(),
-                },
-            );
-        }
+        self.stacks.code_objects.insert(
+            id,
+            CodeObject {
+                function_name: String::from_utf8_lossy(function).into_owned(),
+                filename: String::from_utf8_lossy(filename).into_owned(),
+                firstlineno: self.last_code_firstlineno,
+                linetable: linetable.to_vec(),
+            },
+        );
+
         Ok(())
     }
 
@@ -513,10 +505,9 @@ impl Decoder {
         let index_delta = c.signed_varint()?;
         self.last_instruction_pointer = self.last_instruction_pointer.wrapping_add(ip_delta as u64);
         self.last_native_frame_id = self.last_native_frame_id.wrapping_add(index_delta as u64);
-        if self.track_stacks {
-            self.native_frames
-                .push((self.last_instruction_pointer, self.last_native_frame_id));
-        }
+        self.native_frames
+            .push((self.last_instruction_pointer, self.last_native_frame_id));
+
         Ok(())
     }
 
@@ -524,10 +515,8 @@ impl Decoder {
     /// `clearSegments`).
     fn memory_map_start(&mut self) {
         self.segment_generation += 1;
-        if self.track_stacks {
-            self.generation_starts
-                .push((self.allocations, self.segment_generation));
-        }
+        self.generation_starts
+            .push((self.allocations, self.segment_generation));
     }
 
     fn segment_header(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
@@ -544,19 +533,17 @@ impl Decoder {
             }
             let vaddr = c.u64_le()?;
             let memsz = c.varint()?;
-            if self.track_stacks {
-                segments.push((vaddr, memsz));
-            }
+            segments.push((vaddr, memsz));
+
             i += 1;
         }
-        if self.track_stacks {
-            self.image_segments.push(ImageSegments {
-                filename: String::from_utf8_lossy(filename).into_owned(),
-                addr,
-                segments,
-                generation: self.segment_generation,
-            });
-        }
+        self.image_segments.push(ImageSegments {
+            filename: String::from_utf8_lossy(filename).into_owned(),
+            addr,
+            segments,
+            generation: self.segment_generation,
+        });
+
         Ok(())
     }
 
@@ -689,23 +676,21 @@ impl Decoder {
                 self.last_python_frame_id = self.last_python_frame_id.wrapping_add(id_delta as u64);
                 // memray adds the delta to an `int`.
                 self.last_python_line = self.last_python_line.wrapping_add(line_delta as i32);
-                if self.track_stacks {
-                    let location = Location {
-                        function: String::from_utf8_lossy(function).into(),
-                        file: String::from_utf8_lossy(filename).into(),
-                        line: self.last_python_line,
-                    };
-                    if !self
-                        .stacks
-                        .indexed_frames
-                        // memray 1.7 – 1.18: flag bit 0 marks a frame that is not an entry frame.
-                        .insert(self.last_python_frame_id, location, flags & 1 == 0)
-                    {
-                        return Err(Short::Malformed(
-                            "FRAME_INDEX records of distinct frame ids (one id came twice)",
-                        )
-                        .into());
-                    }
+                let location = Location {
+                    function: String::from_utf8_lossy(function).into(),
+                    file: String::from_utf8_lossy(filename).into(),
+                    line: self.last_python_line,
+                };
+                if !self
+                    .stacks
+                    .indexed_frames
+                    // memray 1.7 – 1.18: flag bit 0 marks a frame that is not an entry frame.
+                    .insert(self.last_python_frame_id, location, flags & 1 == 0)
+                {
+                    return Err(Short::Malformed(
+                        "FRAME_INDEX records of distinct frame ids (one id came twice)",
+                    )
+                    .into());
                 }
             }
             OTHER => {
@@ -833,7 +818,7 @@ impl Decoder {
                 } else {
                     (c.varint()?, c.varint()?)
                 };
-                if self.track_stacks && self.stacks.tree.child(parent, frame_id).is_none() {
+                if self.stacks.tree.child(parent, frame_id).is_none() {
                     return Err(Short::Malformed(
                         "a PYTHON_TRACE_INDEX whose parent is a known stack",
                     )
@@ -847,22 +832,20 @@ impl Decoder {
                 let filename = c.cstr()?;
                 let line = c.i32_le()?;
                 let is_entry_frame = c.bool()?;
-                if self.track_stacks {
-                    let location = Location {
-                        function: String::from_utf8_lossy(function).into(),
-                        file: String::from_utf8_lossy(filename).into(),
-                        line,
-                    };
-                    if !self
-                        .stacks
-                        .indexed_frames
-                        .insert(frame_id, location, is_entry_frame)
-                    {
-                        return Err(Short::Malformed(
-                            "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
-                        )
-                        .into());
-                    }
+                let location = Location {
+                    function: String::from_utf8_lossy(function).into(),
+                    file: String::from_utf8_lossy(filename).into(),
+                    line,
+                };
+                if !self
+                    .stacks
+                    .indexed_frames
+                    .insert(frame_id, location, is_entry_frame)
+                {
+                    return Err(Short::Malformed(
+                        "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
+                    )
+                    .into());
                 }
             }
             PYTHON_FRAME_INDEX => {
@@ -870,18 +853,16 @@ impl Decoder {
                 let code_object_id = c.varint()?;
                 let instruction_offset = c.signed_varint()? as i32;
                 let is_entry_frame = c.bool()?;
-                if self.track_stacks {
-                    let id = self.stacks.frames.register(Frame {
-                        code_object_id,
-                        instruction_offset,
-                        is_entry_frame,
-                    });
-                    if id != frame_id {
-                        return Err(Short::Malformed(
-                            "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
-                        )
-                        .into());
-                    }
+                let id = self.stacks.frames.register(Frame {
+                    code_object_id,
+                    instruction_offset,
+                    is_entry_frame,
+                });
+                if id != frame_id {
+                    return Err(Short::Malformed(
+                        "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
+                    )
+                    .into());
                 }
             }
             NATIVE_TRACE_INDEX => self.native_trace_index(c)?,
