@@ -7,7 +7,7 @@ fn main() {
         std::path::PathBuf::from(std::env::args().nth(1).expect("usage: decode_only CAPTURE"));
     let cap = CaptureFile::open(&path).expect("open");
     let mut s = cap.stream();
-    let h = read_header(&mut s, &path).expect("header");
+    let h = read_header(&mut s).expect("header");
     let t = std::time::Instant::now();
     let mut d = Decoder::new(&h);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -19,8 +19,7 @@ fn main() {
             let _ = tx.send(c);
         }
     };
-    d.run(&mut s, &path, &mut sink, &mut |_| {})
-        .expect("decode");
+    d.run(&mut s, &mut sink, &mut |_| {}).expect("decode");
     println!(
         "{n} events in {:.2?}, {} stack nodes, {} frames",
         t.elapsed(),

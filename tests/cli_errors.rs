@@ -15,7 +15,7 @@ const AGGREGATED: &str = "v1.20.0-py3.11-aggregate.bin";
 fn first_record_offset(path: &Path) -> usize {
     let capture = CaptureFile::open(path).unwrap();
     let mut stream = capture.stream();
-    read_header(&mut stream, path).unwrap();
+    read_header(&mut stream).unwrap();
     stream.offset() as usize
 }
 

@@ -193,7 +193,7 @@ impl Rng {
 fn first_record_offset(path: &Path) -> usize {
     let capture = CaptureFile::open(path).unwrap();
     let mut stream = capture.stream();
-    memform::capture::read_header(&mut stream, path).unwrap();
+    memform::capture::read_header(&mut stream).unwrap();
     stream.offset() as usize
 }
 

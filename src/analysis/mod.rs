@@ -70,7 +70,7 @@ fn open_stream<'a>(
     capture: &'a CaptureFile,
 ) -> Result<(crate::capture::ByteStream<'a>, Header), CaptureError> {
     let mut stream = capture.stream();
-    let header = read_header(&mut stream, capture.path())?;
+    let header = read_header(&mut stream).map_err(|e| e.in_file(capture.path()))?;
     Ok((stream, header))
 }
 
@@ -118,7 +118,6 @@ pub fn compute(
     let (mut decoder, end) = decode(
         Decoder::new(&header),
         stream,
-        path,
         &mut |b| {
             if track_heap {
                 heap.consume(b);
@@ -128,7 +127,8 @@ pub fn compute(
             }
         },
         progress,
-    )?;
+    )
+    .map_err(|e| e.in_file(path))?;
     let hwm = track_heap.then(|| heap.high_water_mark());
     let rows = match (mode, temporary) {
         (_, Some(t)) => t.reduce().finish(),
@@ -187,7 +187,9 @@ fn compute_aggregated(
     }
     progress.phase("Processing allocation records", total_bytes);
     let mut decoder = Decoder::new(&header);
-    let end = decoder.run(&mut stream, path, &mut |_| {}, &mut |p| progress.update(p))?;
+    let end = decoder
+        .run(&mut stream, &mut |_| {}, &mut |p| progress.update(p))
+        .map_err(|e| e.in_file(path))?;
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);
     let mut kept = 0u64;

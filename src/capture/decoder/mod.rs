@@ -13,8 +13,6 @@
 //! header 10 and 11. One step function per (file format, record format) is chosen once per
 //! [`Decoder::run`], so the per-record path never tests the version.
 
-use std::path::Path;
-
 use rustc_hash::FxHashMap;
 
 mod fast;
@@ -24,7 +22,7 @@ use crate::capture::cursor::{Cursor, Short};
 use crate::capture::events::{EventBatch, EventBatchBuilder};
 use crate::capture::header::{FileFormat, Header, RecordFormat};
 use crate::capture::source::ByteStream;
-use crate::error::CaptureError;
+use crate::error::ReadError;
 use crate::stacks::{CodeObject, Frame, Location, StackTable};
 
 /// Record type bytes of header 12 and 13 (memray's `RecordType` and `AggregatedRecordType`).
@@ -278,28 +276,21 @@ impl Decoder {
     pub fn run(
         &mut self,
         stream: &mut ByteStream<'_>,
-        path: &Path,
         sink: &mut dyn FnMut(EventBatch),
         progress: &mut dyn FnMut(u64),
-    ) -> Result<StreamEnd, CaptureError> {
+    ) -> Result<StreamEnd, ReadError> {
         use FileFormat::*;
         use RecordFormat::*;
         // The version dispatch: once per run, each arm a separate copy of the loop.
         match (self.format, self.record_format) {
             (AllAllocations, CodeObject) => {
-                self.run_with(stream, path, sink, progress, Self::step_all, Self::fast_all)
+                self.run_with(stream, sink, progress, Self::step_all, Self::fast_all)
             }
-            (AllAllocations, FrameIndex) => self.run_with(
-                stream,
-                path,
-                sink,
-                progress,
-                Self::step_all_v10,
-                no_fast_path,
-            ),
+            (AllAllocations, FrameIndex) => {
+                self.run_with(stream, sink, progress, Self::step_all_v10, no_fast_path)
+            }
             (AggregatedAllocations, CodeObject) => self.run_with(
                 stream,
-                path,
                 sink,
                 progress,
                 Self::step_aggregated::<false>,
@@ -307,7 +298,6 @@ impl Decoder {
             ),
             (AggregatedAllocations, FrameIndex) => self.run_with(
                 stream,
-                path,
                 sink,
                 progress,
                 Self::step_aggregated::<true>,
@@ -323,12 +313,11 @@ impl Decoder {
     fn run_with(
         &mut self,
         stream: &mut ByteStream<'_>,
-        path: &Path,
         sink: &mut dyn FnMut(EventBatch),
         progress: &mut dyn FnMut(u64),
         step: impl Fn(&mut Self, &mut Cursor<'_>) -> Result<Step, StepError>,
         fast: impl Fn(&mut Self, &[u8], usize) -> usize,
-    ) -> Result<StreamEnd, CaptureError> {
+    ) -> Result<StreamEnd, ReadError> {
         let end = loop {
             let window = stream.window();
             let mut c = Cursor::new(window);
@@ -364,8 +353,7 @@ impl Decoder {
                         break;
                     }
                     Err(StepError::Short(Short::Malformed(what))) => {
-                        return Err(CaptureError::Malformed {
-                            path: path.to_path_buf(),
+                        return Err(ReadError::Malformed {
                             offset: stream.offset_at(start),
                             what: what.to_string(),
                         });
