@@ -6,14 +6,12 @@
 //! of a capture); a sample of them, and every hostile case, also runs the `memform` binary to
 //! check exit codes, stderr, the output file and the child's peak memory.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::CaptureFile;
 use memform::progress::Silent;
@@ -188,13 +186,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
-}
-
-fn first_record_offset(path: &Path) -> usize {
-    let capture = CaptureFile::open(path).unwrap();
-    let mut stream = capture.stream();
-    memform::capture::read_header(&mut stream).unwrap();
-    stream.offset() as usize
 }
 
 /// LZ4 frame blocks: `(start, end)` of each block including its 4-byte size word.
