@@ -84,7 +84,7 @@ fn main() {
     let only = std::env::var("STAGES").ok();
     let wanted = |stage: &str| {
         only.as_deref()
-            .map_or(true, |o| o.split(',').any(|s| s == stage))
+            .is_none_or(|o| o.split(',').any(|s| s == stage))
     };
     let timed = |stage: &str, f: &mut dyn FnMut() -> Duration| -> Duration {
         if wanted(stage) {

@@ -427,7 +427,7 @@ impl<W: Write + Send> ReportWriter for ParquetWriter<W> {
             .collect();
         let properties = WriterProperties::builder()
             .set_compression(self.options.compression.parquet())
-            .set_max_row_group_size(row_group_size)
+            .set_max_row_group_row_count(Some(row_group_size))
             .set_statistics_truncate_length(Some(64))
             // A row's stack trace is nearly always its own: a dictionary would not pay.
             .set_column_dictionary_enabled(ColumnPath::from("stack_trace"), false)

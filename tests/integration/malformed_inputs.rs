@@ -164,7 +164,7 @@ impl Suite {
         std::fs::write(&input, bytes).unwrap();
         self.cases += 1;
         self.largest_input = self.largest_input.max(bytes.len() as u64);
-        if let Outcome::Failed(message) = run_in_process(&input, self.cases % 16 == 0) {
+        if let Outcome::Failed(message) = run_in_process(&input, self.cases.is_multiple_of(16)) {
             assert_clear_message(&message, &input, name);
         }
         if binary {

@@ -74,7 +74,7 @@ fn check_csv_as_multisets(
     let keys = |m: &BTreeMap<Vec<String>, usize>| {
         let mut k: Vec<_> = m
             .iter()
-            .flat_map(|(r, &n)| std::iter::repeat(key(r)).take(n))
+            .flat_map(|(r, &n)| std::iter::repeat_n(key(r), n))
             .collect();
         k.sort();
         k
