@@ -6,11 +6,13 @@
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
 //! - [`cli`] is the `memform` command line.
+//! - [`interner`]: insertion-ordered interning, used throughout.
 
 pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod error;
+pub mod interner;
 pub mod interrupt;
 pub mod progress;
 pub mod report;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, UInt64Array, UInt8Array};
 use arrow_schema::{DataType, Field, Schema};
-use rustc_hash::FxHashMap;
 
 use crate::capture::{AllocationEvent, Allocator};
+use crate::interner::FxIndexMap;
 
 /// One allocation that belongs in a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +64,15 @@ struct Row {
 #[derive(Debug)]
 pub struct Reducer {
     representative: Representative,
-    index: FxHashMap<(u64, u64), usize>,
-    rows: Vec<Row>,
+    /// Rows by `(Python stack id, native stack id)`.
+    rows: FxIndexMap<(u64, u64), Row>,
 }
 
 impl Reducer {
     pub fn new(representative: Representative) -> Self {
         Reducer {
             representative,
-            index: FxHashMap::default(),
-            rows: Vec::new(),
+            rows: FxIndexMap::default(),
         }
     }
 
@@ -87,23 +86,22 @@ impl Reducer {
     /// reports start a row with the first record's allocation count and add one for every
     /// further record of the same key; this reproduces that.
     pub fn add_counted(&mut self, m: Member, first_count: u64) {
-        let key = (m.stack_id, m.native_stack_id);
-        let next = self.rows.len();
-        let i = *self.index.entry(key).or_insert(next);
-        if i == next {
-            self.rows.push(Row {
-                seq: m.seq,
-                rep_seq: m.seq,
-                tid: m.tid,
-                allocator: m.allocator,
-                stack_id: m.stack_id,
-                native_stack_id: m.native_stack_id,
-                count: first_count,
-                size: m.size,
-            });
-            return;
-        }
-        let row = &mut self.rows[i];
+        let row = match self.rows.entry((m.stack_id, m.native_stack_id)) {
+            indexmap::map::Entry::Vacant(v) => {
+                v.insert(Row {
+                    seq: m.seq,
+                    rep_seq: m.seq,
+                    tid: m.tid,
+                    allocator: m.allocator,
+                    stack_id: m.stack_id,
+                    native_stack_id: m.native_stack_id,
+                    count: first_count,
+                    size: m.size,
+                });
+                return;
+            }
+            indexmap::map::Entry::Occupied(o) => o.into_mut(),
+        };
         row.count = row.count.wrapping_add(1);
         row.size = row.size.wrapping_add(m.size);
         row.seq = row.seq.min(m.seq);
@@ -116,12 +114,13 @@ impl Reducer {
 
     /// The rows in memray 1.20's order, as an Arrow record batch with the schema of
     /// [`rows_schema`].
-    pub fn finish(mut self) -> RecordBatch {
-        self.rows.sort_by_key(|r| r.seq);
+    pub fn finish(self) -> RecordBatch {
+        let mut rows: Vec<Row> = self.rows.into_values().collect();
+        rows.sort_by_key(|r| r.seq);
         let col = |f: fn(&Row) -> u64| -> ArrayRef {
-            Arc::new(self.rows.iter().map(f).collect::<UInt64Array>())
+            Arc::new(rows.iter().map(f).collect::<UInt64Array>())
         };
-        let allocator: UInt8Array = self.rows.iter().map(|r| r.allocator.id()).collect();
+        let allocator: UInt8Array = rows.iter().map(|r| r.allocator.id()).collect();
         let columns = vec![
             col(|r| r.seq),
             col(|r| r.stack_id),

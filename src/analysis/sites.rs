@@ -6,7 +6,7 @@
 //! Consecutive allocations mostly repeat a handful of sites, so a small direct-mapped memo
 //! answers most lookups with one probe; the hash map behind it sees only the misses.
 
-use rustc_hash::FxHashMap;
+use crate::interner::FxIndexSet;
 
 use crate::analysis::reduction::Member;
 use crate::capture::Allocator;
@@ -27,8 +27,8 @@ const MEMO_MAX_BITS: u32 = 16;
 /// Interned sites, numbered from 0 in order of first appearance.
 #[derive(Debug)]
 pub struct Sites {
-    sites: Vec<Site>,
-    ids: FxHashMap<Site, u64>,
+    /// A site's id is its index.
+    sites: FxIndexSet<Site>,
     memo: Vec<Option<(Site, u64)>>,
     /// `memo.len() == 1 << memo_bits`.
     memo_bits: u32,
@@ -37,8 +37,7 @@ pub struct Sites {
 impl Default for Sites {
     fn default() -> Self {
         Sites {
-            sites: Vec::new(),
-            ids: FxHashMap::default(),
+            sites: FxIndexSet::default(),
             memo: vec![None; 1 << MEMO_MIN_BITS],
             memo_bits: MEMO_MIN_BITS,
         }
@@ -86,12 +85,7 @@ impl Sites {
 
     #[inline(never)]
     fn intern_slow(&mut self, site: Site) -> u64 {
-        let next = self.sites.len() as u64;
-        let id = *self.ids.entry(site).or_insert(next);
-        if id == next {
-            self.sites.push(site);
-        }
-        id
+        self.sites.insert_full(site).0 as u64
     }
 
     /// The report member of an allocation at site `site`.

@@ -3,9 +3,8 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use crate::analysis::Report;
+use crate::interner::FxIndexSet;
 use crate::report::json::write_str;
 use crate::report::{ReportRow, ReportWriter};
 
@@ -13,8 +12,8 @@ use crate::report::{ReportRow, ReportWriter};
 /// `(function, file)` in order of first use and listed after the events.
 pub struct Gprof2dotWriter<W: Write> {
     out: io::BufWriter<W>,
-    functions: Vec<(Arc<str>, Arc<str>)>,
-    index: FxHashMap<(Arc<str>, Arc<str>), usize>,
+    /// `(function, file)` pairs; a function's id is its index.
+    functions: FxIndexSet<(Arc<str>, Arc<str>)>,
     first_event: bool,
 }
 
@@ -22,8 +21,7 @@ impl<W: Write> Gprof2dotWriter<W> {
     pub fn new(out: W) -> Self {
         Gprof2dotWriter {
             out: io::BufWriter::with_capacity(1 << 20, out),
-            functions: Vec::new(),
-            index: FxHashMap::default(),
+            functions: FxIndexSet::default(),
             first_event: true,
         }
     }
@@ -47,12 +45,9 @@ impl<W: Write> ReportWriter for Gprof2dotWriter<W> {
         self.first_event = false;
         out.write_all(b"{\"callchain\": [")?;
         for (i, loc) in row.frames.iter().enumerate() {
-            let key = (loc.function.clone(), loc.file.clone());
-            let next = self.functions.len();
-            let id = *self.index.entry(key.clone()).or_insert(next);
-            if id == next {
-                self.functions.push(key);
-            }
+            let (id, _) = self
+                .functions
+                .insert_full((loc.function.clone(), loc.file.clone()));
             if i > 0 {
                 out.write_all(b", ")?;
             }

@@ -187,15 +187,10 @@ pub fn thread_label(report: &Report, tid: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn stack_traces_join_frames_leaf_first() {
-        let loc = |function: &str, file: &str, line| Location {
-            function: Arc::from(function),
-            file: Arc::from(file),
-            line,
-        };
+        let loc = Location::new;
         let mut text = String::from("kept:");
         stack_trace(&[loc("f", "a.py", 3), loc("g", "b;c.py", -1)], &mut text);
         assert_eq!(text, "kept:f;a.py;3|g;b;c.py;-1");

@@ -30,6 +30,7 @@ use rustc_hash::FxHashMap;
 
 use crate::analysis::{Report, ReportMode};
 use crate::capture::FileFormat;
+use crate::interner::FxIndexSet;
 use crate::report::{stack_trace, ReportRow, ReportWriter};
 
 /// Version of the layout this module writes (`memform.schema_version`); raised when a
@@ -243,8 +244,8 @@ struct Interner {
     /// frame every time, so this is usually all the lookup costs. The `Arc` is kept so that
     /// its address cannot be reused by another string while the entry exists.
     by_address: FxHashMap<usize, (Arc<str>, i32)>,
-    by_text: FxHashMap<Arc<str>, i32>,
-    values: Vec<Arc<str>>,
+    /// The strings; a string's key is its index.
+    values: FxIndexSet<Arc<str>>,
 }
 
 impl Interner {
@@ -253,16 +254,8 @@ impl Interner {
         if let Some(&(_, k)) = self.by_address.get(&address) {
             return k;
         }
-        let k = match self.by_text.get(s) {
-            Some(&k) => k,
-            None => {
-                let k =
-                    i32::try_from(self.values.len()).expect("fewer than 2^31 strings per group");
-                self.by_text.insert(s.clone(), k);
-                self.values.push(s.clone());
-                k
-            }
-        };
+        let (index, _) = self.values.insert_full(s.clone());
+        let k = i32::try_from(index).expect("fewer than 2^31 strings per group");
         self.by_address.insert(address, (s.clone(), k));
         k
     }

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use rustc_hash::FxHashMap;
 
 use crate::analysis::Report;
+use crate::interner::{FxIndexMap, FxIndexSet};
 use crate::report::json::write_str;
 use crate::report::{ReportRow, ReportWriter};
 use crate::stacks::Location;
@@ -21,8 +22,15 @@ pub const EXPORTER: &str = concat!("memform@", env!("CARGO_PKG_VERSION"));
 
 /// A merged sample: its frame indices, root first, and its summed weights. Python sums
 /// without overflow; `u128` cannot overflow for any sum of `u64` sizes a report can hold.
-struct Sample {
-    frames: Box<[u32]>,
+struct Sample<'a> {
+    frames: &'a [u32],
+    size: u128,
+    count: u128,
+}
+
+/// The summed weights of a sample.
+#[derive(Default)]
+struct Weights {
     size: u128,
     count: u128,
 }
@@ -30,10 +38,10 @@ struct Sample {
 /// The frames and samples of a report, in memray's order.
 #[derive(Default)]
 struct Profile {
-    frames: Vec<Location>,
-    samples: Vec<Sample>,
-    frame_index: FxHashMap<Location, u32>,
-    sample_index: FxHashMap<Box<[u32]>, usize>,
+    /// Frames; a frame's index is its id in the samples.
+    frames: FxIndexSet<Location>,
+    /// Samples (frame ids, root first) and their weights.
+    samples: FxIndexMap<Box<[u32]>, Weights>,
     /// The sample of each distinct stack seen (`None`: an empty stack, skipped).
     by_stack: FxHashMap<usize, Option<usize>>,
 }
@@ -50,27 +58,15 @@ impl Profile {
                 let index = if row.frames.is_empty() {
                     None
                 } else {
-                    let mut sample = Vec::with_capacity(row.frames.len());
-                    for loc in row.frames.iter().rev() {
-                        let next = self.frames.len() as u32;
-                        let id = *self.frame_index.entry(loc.clone()).or_insert(next);
-                        if id == next {
-                            self.frames.push(loc.clone());
-                        }
-                        sample.push(id);
-                    }
-                    let next = self.samples.len();
-                    let id = *self
-                        .sample_index
-                        .entry(sample.as_slice().into())
-                        .or_insert(next);
-                    if id == next {
-                        self.samples.push(Sample {
-                            frames: sample.into(),
-                            size: 0,
-                            count: 0,
-                        });
-                    }
+                    let sample: Box<[u32]> = row
+                        .frames
+                        .iter()
+                        .rev()
+                        .map(|loc| self.frames.insert_full(loc.clone()).0 as u32)
+                        .collect();
+                    let entry = self.samples.entry(sample);
+                    let id = entry.index();
+                    entry.or_default();
                     Some(id)
                 };
                 self.by_stack.insert(row.stack_index, index);
@@ -78,9 +74,9 @@ impl Profile {
             }
         };
         if let Some(i) = index {
-            let s = &mut self.samples[i];
-            s.size += u128::from(row.size);
-            s.count += u128::from(row.num_allocations);
+            let w = &mut self.samples[i];
+            w.size += u128::from(row.size);
+            w.count += u128::from(row.num_allocations);
         }
     }
 }
@@ -174,9 +170,18 @@ impl<W: Write> ReportWriter for SpeedscopeWriter<W> {
             write_frame(out, loc)?;
         }
         out.write_all(b"]}, \"profiles\": [")?;
-        write_profile(out, "Memory", "bytes", &profile.samples, |s| s.size)?;
+        let samples: Vec<Sample<'_>> = profile
+            .samples
+            .iter()
+            .map(|(frames, w)| Sample {
+                frames,
+                size: w.size,
+                count: w.count,
+            })
+            .collect();
+        write_profile(out, "Memory", "bytes", &samples, |s| s.size)?;
         out.write_all(b", ")?;
-        write_profile(out, "Allocations", "none", &profile.samples, |s| s.count)?;
+        write_profile(out, "Allocations", "none", &samples, |s| s.count)?;
         out.write_all(b"], \"name\": ")?;
         write_str(out, &report.header.command_line)?;
         out.write_all(b", \"activeProfileIndex\": 0, \"exporter\": ")?;
@@ -189,14 +194,9 @@ impl<W: Write> ReportWriter for SpeedscopeWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn loc(function: &str, file: &str, line: i32) -> Location {
-        Location {
-            function: Arc::from(function),
-            file: Arc::from(file),
-            line,
-        }
+        Location::new(function, file, line)
     }
 
     fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
@@ -225,12 +225,12 @@ mod tests {
     fn profiles_drop_zero_weights_and_sum_the_rest() {
         let samples = vec![
             Sample {
-                frames: vec![0, 1].into(),
+                frames: &[0, 1],
                 size: 0,
                 count: 2,
             },
             Sample {
-                frames: vec![0].into(),
+                frames: &[0],
                 size: u128::from(u64::MAX) + 1,
                 count: 1,
             },

@@ -5,10 +5,9 @@
 //! does not: [`ResolvedStacks::resolve`] runs first, and the writers then take the report
 //! and its stacks by shared reference.
 
-use rustc_hash::FxHashMap;
-
 use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
+use crate::interner::FxIndexMap;
 use crate::stacks::hybrid::{hybrid_stack, BoundaryRule};
 use crate::stacks::Location;
 
@@ -19,7 +18,8 @@ type StackKey = (u64, u64, u64, bool);
 /// The distinct stacks of a report's rows, and which one each row prints.
 #[derive(Debug, Default)]
 pub struct ResolvedStacks {
-    stacks: Vec<Box<[Location]>>,
+    /// Each distinct key with its frames; a stack's index is its key's.
+    stacks: FxIndexMap<StackKey, Box<[Location]>>,
     of_row: Vec<u32>,
 }
 
@@ -34,9 +34,8 @@ impl ResolvedStacks {
         let main_tid = report.header.main_tid;
         let skipped = report.header.skipped_frames_on_main_tid;
         let boundary = BoundaryRule::for_header_version(report.header.version);
-        let mut index: FxHashMap<StackKey, u32> = FxHashMap::default();
         let mut resolved = ResolvedStacks {
-            stacks: Vec::new(),
+            stacks: FxIndexMap::default(),
             of_row: Vec::with_capacity(rows.len()),
         };
         for row in 0..rows.len() {
@@ -50,23 +49,27 @@ impl ResolvedStacks {
                     on_main,
                 ),
             };
-            let next = resolved.stacks.len() as u32;
-            let id = *index.entry(key).or_insert(next);
-            if id == next {
-                let (stack_id, native_id, generation, on_main) = key;
-                let skip = if on_main { skipped } else { 0 };
-                let frames: Vec<Location> = match report.native.as_mut() {
-                    None => report.stacks.stack(stack_id, skip),
-                    Some(native) => {
-                        let native_frames = native.stack(native_id, generation);
-                        let python = report.stacks.stack_with_entry_flags(stack_id);
-                        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-                        hybrid_stack(&native_frames, &python, skip, boundary)
-                    }
-                };
-                resolved.stacks.push(frames.into_boxed_slice());
-            }
-            resolved.of_row.push(id);
+            let id = match resolved.stacks.get_index_of(&key) {
+                Some(id) => id,
+                None => {
+                    let (stack_id, native_id, generation, on_main) = key;
+                    let skip = if on_main { skipped } else { 0 };
+                    let frames: Vec<Location> = match report.native.as_mut() {
+                        None => report.stacks.stack(stack_id, skip),
+                        Some(native) => {
+                            let native_frames = native.stack(native_id, generation);
+                            let python = report.stacks.stack_with_entry_flags(stack_id);
+                            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+                            hybrid_stack(&native_frames, &python, skip, boundary)
+                        }
+                    };
+                    resolved
+                        .stacks
+                        .insert_full(key, frames.into_boxed_slice())
+                        .0
+                }
+            };
+            resolved.of_row.push(id as u32);
         }
         resolved
     }

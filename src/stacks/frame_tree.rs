@@ -7,6 +7,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::interner::FxIndexSet;
+
 /// One Python frame as the tracker records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Frame {
@@ -18,24 +20,21 @@ pub struct Frame {
 /// Frames by id and ids by frame.
 #[derive(Debug, Default)]
 pub struct FrameRegistry {
-    ids: FxHashMap<Frame, u64>,
-    frames: Vec<Frame>,
+    /// A frame's id is its index.
+    frames: FxIndexSet<Frame>,
 }
 
 impl FrameRegistry {
     /// The id of `frame`, registering it if new.
     #[inline]
     pub fn register(&mut self, frame: Frame) -> u64 {
-        let next = self.frames.len() as u64;
-        let id = *self.ids.entry(frame).or_insert(next);
-        if id == next {
-            self.frames.push(frame);
-        }
-        id
+        self.frames.insert_full(frame).0 as u64
     }
 
     pub fn get(&self, id: u64) -> Option<&Frame> {
-        usize::try_from(id).ok().and_then(|i| self.frames.get(i))
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.frames.get_index(i))
     }
 
     pub fn len(&self) -> usize {

@@ -26,6 +26,14 @@ pub struct Location {
 }
 
 impl Location {
+    pub fn new(function: &str, file: &str, line: i32) -> Location {
+        Location {
+            function: Arc::from(function),
+            file: Arc::from(file),
+            line,
+        }
+    }
+
     /// The location of a frame memray knows nothing about: empty names, line 0.
     pub fn unknown() -> Location {
         Location {
@@ -315,11 +323,7 @@ mod tests {
     use crate::stacks::CodeObject;
 
     fn loc(function: &str, file: &str, line: i32) -> Location {
-        Location {
-            function: Arc::from(function),
-            file: Arc::from(file),
-            line,
-        }
+        Location::new(function, file, line)
     }
 
     #[test]

@@ -25,19 +25,39 @@ pub fn memform(args: &[&str]) -> Output {
         .expect("memform runs")
 }
 
+/// How a run of the binary ended.
+pub struct Finished {
+    pub code: i32,
+    pub stderr: String,
+    /// The child's own peak resident set size, in bytes.
+    pub max_rss: u64,
+}
+
 /// Runs `memform` with `args`, failing `case` if it runs longer than `limit` (the child is
-/// killed) or is killed by a signal; returns its exit code and stderr.
-pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> (i32, String) {
+/// killed) or is killed by a signal. The child is reaped with `wait4`, which gives its own
+/// peak RSS (not that of every child this test process has had, which other tests running
+/// at the same time would inflate).
+// The child is reaped by `wait4`, which clippy does not see.
+#[allow(clippy::zombie_processes)]
+pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> Finished {
     let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("memform runs");
+    let pid = child.id() as libc::pid_t;
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    let (status, usage) = loop {
+        let mut status = 0;
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: wait4 writes the status and the usage it is given; WNOHANG returns 0
+        // while the child runs.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, usage.as_mut_ptr()) };
+        assert!(reaped >= 0, "{case}: wait4 failed");
+        if reaped == pid {
+            // SAFETY: filled by the successful wait4 above.
+            break (status, unsafe { usage.assume_init() });
         }
         if start.elapsed() > limit {
             let _ = child.kill();
@@ -45,28 +65,19 @@ pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> (i32, Str
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    let mut err = String::new();
+    let mut stderr = String::new();
     child
         .stderr
         .as_mut()
         .unwrap()
-        .read_to_string(&mut err)
+        .read_to_string(&mut stderr)
         .unwrap();
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("{case}: killed by a signal"));
-    (code, err)
-}
-
-/// The largest peak resident set size of this process's finished children, in bytes.
-pub fn children_max_rss() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_maxrss as u64 * 1024
+    assert!(libc::WIFEXITED(status), "{case}: killed by a signal");
+    Finished {
+        code: libc::WEXITSTATUS(status),
+        stderr,
+        max_rss: usage.ru_maxrss as u64 * 1024,
+    }
 }
 
 /// Runs `memform transform` on `capture` in `format` with the flags of fixture report

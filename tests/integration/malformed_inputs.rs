@@ -93,8 +93,9 @@ fn assert_clear_message(message: &str, path: &Path, case: &str) {
     }
 }
 
-/// Runs the binary on `input`; checks exit code, stderr, output file and time.
-fn run_binary(input: &Path, dir: &Path, case: &str) -> i32 {
+/// Runs the binary on `input`; checks exit code, stderr, output file and time. Returns the
+/// child's peak RSS.
+fn run_binary(input: &Path, dir: &Path, case: &str) -> u64 {
     let out = dir.join("report.csv");
     let _ = std::fs::remove_file(&out);
     let args = [
@@ -105,7 +106,11 @@ fn run_binary(input: &Path, dir: &Path, case: &str) -> i32 {
         out.as_os_str(),
         input.as_os_str(),
     ];
-    let (code, err) = memform_within(&args, Duration::from_secs(20), case);
+    let Finished {
+        code,
+        stderr: err,
+        max_rss,
+    } = memform_within(&args, Duration::from_secs(20), case);
     match code {
         0 => {
             assert!(out.exists(), "{case}: exit 0 without a report");
@@ -134,7 +139,7 @@ fn run_binary(input: &Path, dir: &Path, case: &str) -> i32 {
         leftovers.is_empty(),
         "{case}: temporary files left: {leftovers:?}"
     );
-    code
+    max_rss
 }
 
 struct Suite {
@@ -142,6 +147,8 @@ struct Suite {
     cases: usize,
     binary_runs: usize,
     largest_input: u64,
+    /// The largest peak RSS of the binary's runs.
+    peak_rss: u64,
 }
 
 impl Suite {
@@ -151,6 +158,7 @@ impl Suite {
             cases: 0,
             binary_runs: 0,
             largest_input: 0,
+            peak_rss: 0,
         }
     }
 
@@ -170,7 +178,8 @@ impl Suite {
         if binary {
             let out_dir = self.dir.path().join("out");
             std::fs::create_dir_all(&out_dir).unwrap();
-            run_binary(&input, &out_dir, name);
+            let rss = run_binary(&input, &out_dir, name);
+            self.peak_rss = self.peak_rss.max(rss);
             self.binary_runs += 1;
         }
     }
@@ -265,7 +274,7 @@ fn damaged_captures_fail_cleanly_or_report_their_prefix() {
         }
     }
     assert!(suite.cases > 10_000, "only {} cases", suite.cases);
-    let rss = children_max_rss();
+    let rss = suite.peak_rss;
     assert!(
         rss < suite.largest_input + (64 << 20),
         "peak memory {rss} bytes on inputs of at most {} bytes",
@@ -366,7 +375,7 @@ fn hostile_headers_and_lengths() {
     big_block.extend(&lz4[11..]);
     suite.case("lz4 block of 2 GiB", &big_block, true);
 
-    let rss = children_max_rss();
+    let rss = suite.peak_rss;
     assert!(
         rss < suite.largest_input + (64 << 20),
         "peak memory {rss} bytes on inputs of at most {} bytes",

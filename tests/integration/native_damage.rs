@@ -19,8 +19,9 @@ use crate::common::*;
 /// information); this catches growth well beyond that.
 const PEAK_LIMIT: u64 = 192 << 20;
 
-/// Runs the binary on `input` in `format`; returns its exit code after checking the rules.
-fn run(input: &Path, out: &Path, format: &str, case: &str) -> i32 {
+/// Runs the binary on `input` in `format`; returns its exit code after checking the rules,
+/// and its peak RSS.
+fn run(input: &Path, out: &Path, format: &str, case: &str) -> (i32, u64) {
     let _ = std::fs::remove_file(out);
     let args = [
         OsStr::new("transform"),
@@ -30,7 +31,11 @@ fn run(input: &Path, out: &Path, format: &str, case: &str) -> i32 {
         out.as_os_str(),
         input.as_os_str(),
     ];
-    let (code, err) = memform_within(&args, Duration::from_secs(30), case);
+    let Finished {
+        code,
+        stderr: err,
+        max_rss,
+    } = memform_within(&args, Duration::from_secs(30), case);
     match code {
         0 => assert!(out.exists(), "{case}: exit 0 without a report"),
         1 => {
@@ -43,7 +48,7 @@ fn run(input: &Path, out: &Path, format: &str, case: &str) -> i32 {
         }
         other => panic!("{case}: exit code {other}: {err}"),
     }
-    code
+    (code, max_rss)
 }
 
 #[test]
@@ -65,7 +70,7 @@ fn damaged_native_captures_fail_cleanly_or_report_their_prefix() {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let (mut cases, mut reported) = (0, 0);
+    let (mut cases, mut reported, mut rss) = (0, 0, 0u64);
     for i in 0..160 {
         let mut b = raw.clone();
         let what = match i % 4 {
@@ -97,12 +102,13 @@ fn damaged_native_captures_fail_cleanly_or_report_their_prefix() {
         std::fs::write(&input, &b).unwrap();
         let format = formats[i % formats.len()];
         let case = format!("native capture, {what}, {format}");
-        if run(&input, &out, format, &case) == 0 {
+        let (code, max_rss) = run(&input, &out, format, &case);
+        if code == 0 {
             reported += 1;
         }
+        rss = rss.max(max_rss);
         cases += 1;
     }
-    let rss = children_max_rss();
     eprintln!(
         "damaged native captures: {cases} cases, {reported} reported, {} failed cleanly, \
          peak child RSS {} KiB",
