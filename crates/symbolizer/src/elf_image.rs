@@ -222,9 +222,7 @@ impl Loader {
             .e_shoff
             .get(LE)
             .checked_add(std::mem::size_of::<SectionHeader>() as u64)?;
-        let shdrs: &[SectionHeader] = data
-            .read_slice_at(shdrs_at, (shnum - 1) as usize)
-            .ok()?;
+        let shdrs: &[SectionHeader] = data.read_slice_at(shdrs_at, (shnum - 1) as usize).ok()?;
         let shstr = &shdrs[(shstrndx - 1) as usize];
         let names = file.view(shstr.sh_offset.get(LE), shstr.sh_size.get(LE))?;
         let found = self.scan_sections(file, shdrs, names.as_slice(), debuginfo, with_buildid)?;
@@ -283,8 +281,8 @@ impl Loader {
             }
         }
 
-        let any = (0..DEBUG_MAX)
-            .any(|j| found.sections[j].size != 0 || found.zsections[j].size != 0);
+        let any =
+            (0..DEBUG_MAX).any(|j| found.sections[j].size != 0 || found.zsections[j].size != 0);
         if !any {
             return Some(true);
         }
@@ -347,7 +345,10 @@ impl Loader {
                 found.sections[j] = DebugSectionInfo::of(shdr, compressed);
             }
             if let Some(rest) = name.strip_prefix(b".z") {
-                if let Some(j) = SECTION_NAMES.iter().position(|n| &n.as_bytes()[1..] == rest) {
+                if let Some(j) = SECTION_NAMES
+                    .iter()
+                    .position(|n| &n.as_bytes()[1..] == rest)
+                {
                     found.zsections[j] = DebugSectionInfo::of(shdr, false);
                 }
             }

@@ -32,8 +32,8 @@ impl SymbolTable {
     /// offset is out of range.
     pub fn new(symtab: &[u8], strtab: Bytes, base: u64) -> Option<SymbolTable> {
         let count = symtab.len() / std::mem::size_of::<Sym64<LittleEndian>>();
-        let (entries, _) = object::pod::slice_from_bytes::<Sym64<LittleEndian>>(symtab, count)
-            .ok()?;
+        let (entries, _) =
+            object::pod::slice_from_bytes::<Sym64<LittleEndian>>(symtab, count).ok()?;
         let mut symbols = Vec::new();
         for entry in entries {
             let kind = entry.st_type();

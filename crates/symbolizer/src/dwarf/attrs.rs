@@ -121,10 +121,16 @@ impl DwarfInfo {
         let n = number(value);
         Some(match form {
             DW_FORM_addr => AttrVal::Address(n),
-            DW_FORM_block1 | DW_FORM_block2 | DW_FORM_block4 | DW_FORM_block
-            | DW_FORM_data16 | DW_FORM_exprloc => AttrVal::Block,
-            DW_FORM_data1 | DW_FORM_data2 | DW_FORM_data4 | DW_FORM_data8 | DW_FORM_udata
-            | DW_FORM_flag | DW_FORM_flag_present | DW_FORM_implicit_const => AttrVal::Uint(n),
+            DW_FORM_block1 | DW_FORM_block2 | DW_FORM_block4 | DW_FORM_block | DW_FORM_data16
+            | DW_FORM_exprloc => AttrVal::Block,
+            DW_FORM_data1
+            | DW_FORM_data2
+            | DW_FORM_data4
+            | DW_FORM_data8
+            | DW_FORM_udata
+            | DW_FORM_flag
+            | DW_FORM_flag_present
+            | DW_FORM_implicit_const => AttrVal::Uint(n),
             DW_FORM_sdata => AttrVal::Sint(n as i64),
             DW_FORM_string => match value {
                 AttributeValue::String(s) => {
@@ -145,14 +151,19 @@ impl DwarfInfo {
             DW_FORM_ref1 | DW_FORM_ref2 | DW_FORM_ref4 | DW_FORM_ref8 | DW_FORM_ref_udata => {
                 AttrVal::RefUnit(n)
             }
-            DW_FORM_sec_offset | DW_FORM_ref_sup4 | DW_FORM_ref_sup8 | DW_FORM_loclistx
-            | DW_FORM_GNU_addr_index | DW_FORM_GNU_str_index => AttrVal::RefSection(n),
+            DW_FORM_sec_offset
+            | DW_FORM_ref_sup4
+            | DW_FORM_ref_sup8
+            | DW_FORM_loclistx
+            | DW_FORM_GNU_addr_index
+            | DW_FORM_GNU_str_index => AttrVal::RefSection(n),
             DW_FORM_ref_sig8 => AttrVal::RefType(n),
             DW_FORM_strx | DW_FORM_strx1 | DW_FORM_strx2 | DW_FORM_strx3 | DW_FORM_strx4 => {
                 AttrVal::StringIndex(n)
             }
-            DW_FORM_addrx | DW_FORM_addrx1 | DW_FORM_addrx2 | DW_FORM_addrx3
-            | DW_FORM_addrx4 => AttrVal::AddressIndex(n),
+            DW_FORM_addrx | DW_FORM_addrx1 | DW_FORM_addrx2 | DW_FORM_addrx3 | DW_FORM_addrx4 => {
+                AttrVal::AddressIndex(n)
+            }
             DW_FORM_rnglistx => AttrVal::RnglistsIndex(n),
             DW_FORM_GNU_ref_alt => match self.altlink {
                 None => AttrVal::None,
@@ -184,7 +195,9 @@ impl DwarfInfo {
                 let format = unit.encoding.format;
                 let width = u64::from(format.word_size());
                 let len = self.section(DEBUG_STR_OFFSETS).len() as u64;
-                let offset = index.wrapping_mul(width).wrapping_add(unit.str_offsets_base);
+                let offset = index
+                    .wrapping_mul(width)
+                    .wrapping_add(unit.str_offsets_base);
                 if offset.wrapping_add(width) > len || offset > len {
                     return Err(());
                 }
@@ -237,11 +250,17 @@ mod tests {
             Some(AttrVal::Uint(-2i64 as u64))
         );
         assert_eq!(
-            val(DW_FORM_GNU_addr_index, AttributeValue::DebugAddrIndex(gimli::DebugAddrIndex(3))),
+            val(
+                DW_FORM_GNU_addr_index,
+                AttributeValue::DebugAddrIndex(gimli::DebugAddrIndex(3))
+            ),
             Some(AttrVal::RefSection(3))
         );
         assert_eq!(
-            val(DW_FORM_addrx1, AttributeValue::DebugAddrIndex(gimli::DebugAddrIndex(3))),
+            val(
+                DW_FORM_addrx1,
+                AttributeValue::DebugAddrIndex(gimli::DebugAddrIndex(3))
+            ),
             Some(AttrVal::AddressIndex(3))
         );
         assert_eq!(
@@ -250,15 +269,24 @@ mod tests {
         );
         // In range of .debug_str, past it, and a dwz string without a dwz file.
         assert_eq!(
-            val(DW_FORM_strp, AttributeValue::DebugStrRef(gimli::DebugStrOffset(2))),
+            val(
+                DW_FORM_strp,
+                AttributeValue::DebugStrRef(gimli::DebugStrOffset(2))
+            ),
             Some(AttrVal::Str(StrRef::new(DEBUG_STR, 2)))
         );
         assert_eq!(
-            val(DW_FORM_strp, AttributeValue::DebugStrRef(gimli::DebugStrOffset(4))),
+            val(
+                DW_FORM_strp,
+                AttributeValue::DebugStrRef(gimli::DebugStrOffset(4))
+            ),
             None
         );
         assert_eq!(
-            val(DW_FORM_GNU_strp_alt, AttributeValue::DebugStrRefSup(gimli::DebugStrOffset(0))),
+            val(
+                DW_FORM_GNU_strp_alt,
+                AttributeValue::DebugStrRefSup(gimli::DebugStrOffset(0))
+            ),
             Some(AttrVal::None)
         );
         // Under DW_FORM_indirect the value's own kind decides.
@@ -274,7 +302,10 @@ mod tests {
         sections.data[usize::from(DEBUG_STR)] = Bytes::from_vec(b"zero\0one\0".to_vec());
         let offsets: Vec<u8> = [0u32, 5, 99].iter().flat_map(|o| o.to_le_bytes()).collect();
         sections.data[usize::from(DEBUG_STR_OFFSETS)] = Bytes::from_vec(offsets);
-        let addrs: Vec<u8> = [0x1000u64, 0x2000].iter().flat_map(|a| a.to_le_bytes()).collect();
+        let addrs: Vec<u8> = [0x1000u64, 0x2000]
+            .iter()
+            .flat_map(|a| a.to_le_bytes())
+            .collect();
         sections.data[usize::from(DEBUG_ADDR)] = Bytes::from_vec(addrs);
         let info = DwarfInfo::build(0, sections, false, None).unwrap();
         let unit = Unit::for_tests(gimli::Format::Dwarf32, 8);

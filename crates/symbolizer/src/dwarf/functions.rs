@@ -146,11 +146,12 @@ impl DwarfInfo {
                 if is_unit && spec.name() == DW_AT_low_pc {
                     match val {
                         AttrVal::Address(v) => base = v,
-                        AttrVal::AddressIndex(index) => match self.resolve_addr_index(unit, index)
-                        {
-                            Some(v) => base = v,
-                            None => return false,
-                        },
+                        AttrVal::AddressIndex(index) => {
+                            match self.resolve_addr_index(unit, index) {
+                                Some(v) => base = v,
+                                None => return false,
+                            }
+                        }
                         _ => {}
                     }
                 }

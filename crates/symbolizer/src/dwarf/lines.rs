@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use gimli::constants::*;
 use gimli::{
-    AttributeValue, DebugLine, DebugLineOffset, FileEntryFormat, LineInstruction,
-    LineProgramHeader,
+    AttributeValue, DebugLine, DebugLineOffset, FileEntryFormat, LineInstruction, LineProgramHeader,
 };
 
 use super::attrs::AttrVal;
@@ -173,8 +172,7 @@ impl DwarfInfo {
     ) -> Option<(FileNames, FileNames)> {
         let dir_formats = header.directory_entry_format();
         let directories = header.include_directories();
-        let dir_has_index =
-            form_of(dir_formats, DW_LNCT_directory_index).is_some_and(is_uint_form);
+        let dir_has_index = form_of(dir_formats, DW_LNCT_directory_index).is_some_and(is_uint_form);
         if dir_has_index && !directories.is_empty() {
             // The directory index is looked up among the directories read so far: none.
             return None;
@@ -182,7 +180,11 @@ impl DwarfInfo {
         let dir_path_form = form_of(dir_formats, DW_LNCT_path)?;
         let mut dirs = FileNames::with_capacity(directories.len());
         for value in directories {
-            dirs.push(Some(self.str_text(self.lnct_path(unit, dir_path_form, value)?)));
+            dirs.push(Some(self.str_text(self.lnct_path(
+                unit,
+                dir_path_form,
+                value,
+            )?)));
         }
         let file_formats = header.file_name_entry_format();
         let file_path_form = form_of(file_formats, DW_LNCT_path)?;
@@ -291,10 +293,7 @@ fn run_line_program(
                     text(name)
                 } else {
                     let dir = dirs.get(dir_index as usize)?;
-                    join(
-                        dir.as_deref().unwrap_or(""),
-                        &String::from_utf8_lossy(name),
-                    )
+                    join(dir.as_deref().unwrap_or(""), &String::from_utf8_lossy(name))
                 };
                 files.push(Some(text));
                 file = (files.len() - 1) as u32;
@@ -303,8 +302,7 @@ fn run_line_program(
             LineInstruction::AdvancePc(advance) => {
                 let ops = u64::from(op_index).wrapping_add(advance);
                 address = address.wrapping_add(
-                    u64::from(hdr.min_insn_len).wrapping_mul(ops)
-                        / u64::from(hdr.max_ops_per_insn),
+                    u64::from(hdr.min_insn_len).wrapping_mul(ops) / u64::from(hdr.max_ops_per_insn),
                 );
                 op_index = (ops % u64::from(hdr.max_ops_per_insn)) as u32;
             }

@@ -119,7 +119,15 @@ impl DwarfModule {
         let mut frames = Vec::new();
         let mut file = Some(ln.file);
         let mut lineno = ln.lineno;
-        report_inlined(&info, data, pc, function, &mut frames, &mut file, &mut lineno);
+        report_inlined(
+            &info,
+            data,
+            pc,
+            function,
+            &mut frames,
+            &mut file,
+            &mut lineno,
+        );
         frames.push(DwarfFrame {
             name: Some(info.str_bytes(function.name).to_vec()),
             file: data.file(file),

@@ -134,10 +134,11 @@ impl DwarfInfo {
         };
         let (units, mut addrs) = info.build_address_map()?;
         backtrace_qsort(&mut addrs, &mut |a: &AddrRange, b: &AddrRange| {
-            a.low
-                .cmp(&b.low)
-                .then(b.high.cmp(&a.high))
-                .then(units[a.owner as usize].lineoff.cmp(&units[b.owner as usize].lineoff))
+            a.low.cmp(&b.low).then(b.high.cmp(&a.high)).then(
+                units[a.owner as usize]
+                    .lineoff
+                    .cmp(&units[b.owner as usize].lineoff),
+            )
         });
         addrs.push(AddrRange::SENTINEL);
         info.units = units;

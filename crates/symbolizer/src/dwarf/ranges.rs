@@ -170,7 +170,11 @@ impl DwarfInfo {
     ) -> Option<()> {
         let encoding = unit.encoding;
         let rnglists = encoding.version >= 5;
-        let section = if rnglists { DEBUG_RNGLISTS } else { DEBUG_RANGES };
+        let section = if rnglists {
+            DEBUG_RNGLISTS
+        } else {
+            DEBUG_RANGES
+        };
         let len = self.section(section).len() as u64;
         let offset = if rnglists && range.ranges_is_index {
             let width = u64::from(encoding.format.word_size());
@@ -235,7 +239,11 @@ mod tests {
     fn ranges(list: &[(u64, u64)]) -> Vec<AddrRange> {
         let mut v: Vec<AddrRange> = list
             .iter()
-            .map(|&(low, high)| AddrRange { low, high, owner: 0 })
+            .map(|&(low, high)| AddrRange {
+                low,
+                high,
+                owner: 0,
+            })
             .collect();
         v.push(AddrRange::SENTINEL);
         v
@@ -266,10 +274,7 @@ mod tests {
         push_merged(&mut v, 2, 0x40, 0x3f);
         push_merged(&mut v, 2, 0x50, 0x60);
         let got: Vec<_> = v.iter().map(|r| (r.low, r.high, r.owner)).collect();
-        assert_eq!(
-            got,
-            vec![(0x10, 0x38, 1), (0x38, 0x40, 2), (0x50, 0x60, 2)]
-        );
+        assert_eq!(got, vec![(0x10, 0x38, 1), (0x38, 0x40, 2), (0x50, 0x60, 2)]);
     }
 
     #[test]
@@ -280,6 +285,9 @@ mod tests {
         r.update(DW_AT_low_pc, AttrVal::Address(0x100));
         r.update(DW_AT_high_pc, AttrVal::Uint(0x10));
         assert!(r.is_set());
-        assert_eq!((r.lowpc, r.highpc, r.highpc_is_relative), (0x100, 0x10, true));
+        assert_eq!(
+            (r.lowpc, r.highpc, r.highpc_is_relative),
+            (0x100, 0x10, true)
+        );
     }
 }

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gimli::constants::*;
-use gimli::{Abbreviations, DebugAbbrev, DebugInfo, DebugInfoOffset, Encoding, UnitHeader, UnitType};
+use gimli::{
+    Abbreviations, DebugAbbrev, DebugInfo, DebugInfoOffset, Encoding, UnitHeader, UnitType,
+};
 
 use super::attrs::AttrVal;
 use super::ranges::{push_merged, AddrRange, PcRange};
