@@ -10,6 +10,7 @@
 //! memory-mapped, only decompressed sections are copied, and nothing read from a file is
 //! trusted: an out-of-range offset makes the load fail as libbacktrace's does.
 
+use std::mem::offset_of;
 use std::sync::Arc;
 
 use object::elf::{
@@ -18,7 +19,7 @@ use object::elf::{
     SHN_LORESERVE, SHN_XINDEX, SHT_DYNSYM, SHT_SYMTAB,
 };
 use object::read::ReadRef;
-use object::LittleEndian as LE;
+use object::{LittleEndian as LE, U32, U64};
 
 pub use crate::bytes::{c_str, Bytes};
 use crate::compression::{uncompress_chdr, uncompress_xz, uncompress_zdebug};
@@ -67,12 +68,19 @@ pub fn load_segments(file: &[u8]) -> Option<Vec<(u64, u64)>> {
     let header = file_header(file)?;
     let phoff = header.e_phoff.get(LE);
     let phentsize = u64::from(header.e_phentsize.get(LE));
+    // Only the fields used are read: a header cut short after p_memsz still counts.
+    let field = |at: u64, offset: usize| at.checked_add(offset as u64);
     let mut segments = Vec::new();
     for i in 0..u64::from(header.e_phnum.get(LE)) {
         let at = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        let phdr = file.read_at::<ProgramHeader64<LE>>(at).ok()?;
-        if phdr.p_type.get(LE) == PT_LOAD {
-            segments.push((phdr.p_vaddr.get(LE), phdr.p_memsz.get(LE)));
+        let p_type = file.read_at::<U32<LE>>(at).ok()?.get(LE);
+        if p_type == PT_LOAD {
+            let vaddr = field(at, offset_of!(ProgramHeader64<LE>, p_vaddr))?;
+            let memsz = field(at, offset_of!(ProgramHeader64<LE>, p_memsz))?;
+            segments.push((
+                file.read_at::<U64<LE>>(vaddr).ok()?.get(LE),
+                file.read_at::<U64<LE>>(memsz).ok()?.get(LE),
+            ));
         }
     }
     Some(segments)
