@@ -201,7 +201,9 @@ impl DwarfInfo {
             .ok()?;
         let image = self.base;
         let index = |i: gimli::DebugAddrIndex| self.resolve_addr_index(unit, i.0 as u64);
+        let mut count = 0u64;
         while let Some(entry) = entries.next().ok()? {
+            count += 1;
             match entry {
                 RawRngListEntry::AddressOrOffsetPair { begin, end }
                 | RawRngListEntry::OffsetPair { begin, end } => add(
@@ -228,6 +230,14 @@ impl DwarfInfo {
                 }
             }
         }
+        if !rnglists {
+            // gimli also ends a list at the end of the section; libbacktrace fails one that
+            // has no (0, 0) pair before it. Every `.debug_ranges` entry is two addresses.
+            let pair = 2 * u64::from(encoding.address_size);
+            if offset.saturating_add(count.saturating_add(1).saturating_mul(pair)) > len {
+                return None;
+            }
+        }
         Some(())
     }
 }
@@ -235,6 +245,7 @@ impl DwarfInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dwarf::DEBUG_RANGES;
 
     fn ranges(list: &[(u64, u64)]) -> Vec<AddrRange> {
         let mut v: Vec<AddrRange> = list
@@ -275,6 +286,37 @@ mod tests {
         push_merged(&mut v, 2, 0x50, 0x60);
         let got: Vec<_> = v.iter().map(|r| (r.low, r.high, r.owner)).collect();
         assert_eq!(got, vec![(0x10, 0x38, 1), (0x38, 0x40, 2), (0x50, 0x60, 2)]);
+    }
+
+    #[test]
+    fn a_debug_ranges_list_must_end_before_its_section() {
+        use crate::bytes::Bytes;
+        use crate::dwarf::DwarfSections;
+        let pairs = |list: &[(u64, u64)]| -> Vec<u8> {
+            list.iter()
+                .flat_map(|&(a, b)| [a.to_le_bytes(), b.to_le_bytes()])
+                .flatten()
+                .collect()
+        };
+        let mut unit = Unit::for_tests(gimli::Format::Dwarf32, 8);
+        unit.encoding.version = 4;
+        let mut range = PcRange::default();
+        range.update(DW_AT_ranges, AttrVal::RefSection(0));
+        let read = |data: Vec<u8>| {
+            let mut sections = DwarfSections::default();
+            sections.data[usize::from(DEBUG_RANGES)] = Bytes::from_vec(data);
+            let info = DwarfInfo::build(0x1000, sections, false, None).unwrap();
+            let mut got = Vec::new();
+            let ok = info.add_ranges(&unit, 0x100, &range, &mut |low, high| got.push((low, high)));
+            ok.then_some(got)
+        };
+        // A base address entry, then a pair relative to it, then the end.
+        let list = [(u64::MAX, 0x200), (0x10, 0x20), (0, 0)];
+        assert_eq!(read(pairs(&list)), Some(vec![(0x1210, 0x1220)]));
+        assert_eq!(read(pairs(&list[..2])), None);
+        let mut cut = pairs(&list);
+        cut.truncate(cut.len() - 1);
+        assert_eq!(read(cut), None);
     }
 
     #[test]
