@@ -36,16 +36,15 @@ fn capture_path() -> PathBuf {
 }
 
 /// Decodes `capture`, returning its record bytes and its first [`MAX_BATCHES`] batches.
-fn decoded(capture: &CaptureFile, path: &std::path::Path) -> (u64, Vec<EventBatch>) {
+fn decoded(capture: &CaptureFile) -> (u64, Vec<EventBatch>) {
     let mut stream = capture.stream();
-    let header = read_header(&mut stream, path).expect("header");
+    let header = read_header(&mut stream).expect("header");
     let start = stream.offset();
-    let mut decoder = Decoder::new(&header, true);
+    let mut decoder = Decoder::new(&header);
     let mut batches = Vec::new();
     decoder
         .run(
             &mut stream,
-            path,
             &mut |batch| {
                 if batches.len() < MAX_BATCHES {
                     batches.push(batch);
@@ -60,7 +59,7 @@ fn decoded(capture: &CaptureFile, path: &std::path::Path) -> (u64, Vec<EventBatc
 fn benches(c: &mut Criterion) {
     let path = capture_path();
     let capture = CaptureFile::open(&path).expect("capture opens");
-    let (record_bytes, batches) = decoded(&capture, &path);
+    let (record_bytes, batches) = decoded(&capture);
     let events: u64 = batches.iter().map(|b| b.len() as u64).sum();
 
     let mut group = c.benchmark_group("decode");
@@ -69,10 +68,10 @@ fn benches(c: &mut Criterion) {
     group.bench_function("decode", |b| {
         b.iter(|| {
             let mut stream = capture.stream();
-            let header = read_header(&mut stream, &path).expect("header");
-            let mut decoder = Decoder::new(&header, true);
+            let header = read_header(&mut stream).expect("header");
+            let mut decoder = Decoder::new(&header);
             decoder
-                .run(&mut stream, &path, &mut |_| {}, &mut |_| {})
+                .run(&mut stream, &mut |_| {}, &mut |_| {})
                 .expect("decodes");
             decoder.allocations
         })

@@ -6,27 +6,24 @@ fn main() {
     let path =
         std::path::PathBuf::from(std::env::args().nth(1).expect("usage: decode_only CAPTURE"));
     let cap = CaptureFile::open(&path).expect("open");
-    for track in [false, true] {
-        let mut s = cap.stream();
-        let h = read_header(&mut s, &path).expect("header");
-        let t = std::time::Instant::now();
-        let mut d = Decoder::new(&h, track);
-        let (tx, rx) = std::sync::mpsc::channel();
-        d.recycle_batches_from(rx);
-        let mut n = 0u64;
-        let mut sink = |b: EventBatch| {
-            n += b.len() as u64;
-            if let Some(c) = b.into_columns() {
-                let _ = tx.send(c);
-            }
-        };
-        d.run(&mut s, &path, &mut sink, &mut |_| {})
-            .expect("decode");
-        println!(
-            "track_stacks={track}: {n} events in {:.2?}, {} stack nodes, {} frames",
-            t.elapsed(),
-            d.stacks.tree.len(),
-            d.stacks.frames.len()
-        );
-    }
+    let mut s = cap.stream();
+    let h = read_header(&mut s).expect("header");
+    let t = std::time::Instant::now();
+    let mut d = Decoder::new(&h);
+    let (tx, rx) = std::sync::mpsc::channel();
+    d.recycle_batches_from(rx);
+    let mut n = 0u64;
+    let mut sink = |b: EventBatch| {
+        n += b.len() as u64;
+        if let Some(c) = b.into_columns() {
+            let _ = tx.send(c);
+        }
+    };
+    d.run(&mut s, &mut sink, &mut |_| {}).expect("decode");
+    println!(
+        "{n} events in {:.2?}, {} stack nodes, {} frames",
+        t.elapsed(),
+        d.stacks.tree.len(),
+        d.stacks.frames.len()
+    );
 }

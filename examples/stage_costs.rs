@@ -28,9 +28,9 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 }
 
 /// Walks the record stream window by window, handing each window to `f`.
-fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(&[u8])) -> u64 {
+fn each_window(capture: &CaptureFile, mut f: impl FnMut(&[u8])) -> u64 {
     let mut stream = capture.stream();
-    read_header(&mut stream, path).expect("header");
+    read_header(&mut stream).expect("header");
     let mut bytes = 0u64;
     loop {
         let window = stream.window();
@@ -44,37 +44,27 @@ fn each_window(capture: &CaptureFile, path: &std::path::Path, mut f: impl FnMut(
     }
 }
 
-/// Decodes the whole capture (interning stacks or not); returns the time it took and the
-/// allocation events.
-fn decode_all(
-    capture: &CaptureFile,
-    path: &std::path::Path,
-    track_stacks: bool,
-) -> (Duration, u64) {
+/// Decodes the whole capture; returns the time it took and the allocation events.
+fn decode_all(capture: &CaptureFile) -> (Duration, u64) {
     let mut stream = capture.stream();
-    let header = read_header(&mut stream, path).expect("header");
+    let header = read_header(&mut stream).expect("header");
     let t = Instant::now();
-    let mut decoder = Decoder::new(&header, track_stacks);
+    let mut decoder = Decoder::new(&header);
     decoder
-        .run(&mut stream, path, &mut |_| {}, &mut |_| {})
+        .run(&mut stream, &mut |_| {}, &mut |_| {})
         .expect("decodes");
     (t.elapsed(), decoder.allocations)
 }
 
 /// Decodes the capture, timing `consume` on every batch (and only that).
-fn analysis(
-    capture: &CaptureFile,
-    path: &std::path::Path,
-    mut consume: impl FnMut(&EventBatch),
-) -> Duration {
+fn analysis(capture: &CaptureFile, mut consume: impl FnMut(&EventBatch)) -> Duration {
     let mut stream = capture.stream();
-    let header = read_header(&mut stream, path).expect("header");
-    let mut decoder = Decoder::new(&header, true);
+    let header = read_header(&mut stream).expect("header");
+    let mut decoder = Decoder::new(&header);
     let mut spent = Duration::ZERO;
     decoder
         .run(
             &mut stream,
-            path,
             &mut |batch| {
                 let t = Instant::now();
                 consume(&batch);
@@ -94,7 +84,7 @@ fn main() {
     let only = std::env::var("STAGES").ok();
     let wanted = |stage: &str| {
         only.as_deref()
-            .map_or(true, |o| o.split(',').any(|s| s == stage))
+            .is_none_or(|o| o.split(',').any(|s| s == stage))
     };
     let timed = |stage: &str, f: &mut dyn FnMut() -> Duration| -> Duration {
         if wanted(stage) {
@@ -110,7 +100,7 @@ fn main() {
         (0..runs)
             .map(|_| {
                 let t = Instant::now();
-                record_bytes = each_window(&capture, &path, |w| {
+                record_bytes = each_window(&capture, |w| {
                     std::hint::black_box(w);
                 });
                 t.elapsed()
@@ -120,7 +110,7 @@ fn main() {
     let scan = timed("scan", &mut || {
         let t = Instant::now();
         let (mut sum, mut value, mut shift) = (0u64, 0u64, 0u32);
-        each_window(&capture, &path, |w| {
+        each_window(&capture, |w| {
             // Branch-free: a byte below 0x80 ends a varint (mask 0), others go on.
             for &b in w {
                 value |= u64::from(b & 0x7f) << (shift & 63);
@@ -135,20 +125,20 @@ fn main() {
     });
     let mut events = 0u64;
     let decode = timed("decode", &mut || {
-        let (spent, n) = decode_all(&capture, &path, true);
+        let (spent, n) = decode_all(&capture);
         events = n;
         spent.saturating_sub(read)
     });
     let peak = timed("peak", &mut || {
         let mut heap = HeapTracker::default();
-        let spent = analysis(&capture, &path, |b| heap.consume(b));
+        let spent = analysis(&capture, |b| heap.consume(b));
         let t = Instant::now();
         std::hint::black_box(heap.reduce_at_peak().finish());
         spent + t.elapsed()
     });
     let table = timed("table", &mut || {
         let mut table = LiveTable::default();
-        analysis(&capture, &path, |b| {
+        analysis(&capture, |b| {
             let addresses = b.address.values();
             let sizes = b.size.values();
             let allocators = b.allocator.values();
@@ -175,20 +165,20 @@ fn main() {
     });
     let leaks = timed("leaks", &mut || {
         let mut heap = HeapTracker::default();
-        let spent = analysis(&capture, &path, |b| heap.consume(b));
+        let spent = analysis(&capture, |b| heap.consume(b));
         let t = Instant::now();
         std::hint::black_box(heap.reduce_at_end().finish());
         spent + t.elapsed()
     });
     let temporary = timed("temporary", &mut || {
         let mut temporary = TemporaryAllocations::new(1);
-        let spent = analysis(&capture, &path, |b| temporary.consume(b));
+        let spent = analysis(&capture, |b| temporary.consume(b));
         let t = Instant::now();
         std::hint::black_box(temporary.reduce().finish());
         spent + t.elapsed()
     });
     if events == 0 {
-        events = decode_all(&capture, &path, false).1;
+        events = decode_all(&capture).1;
     }
 
     let mb = record_bytes as f64 / 1e6;

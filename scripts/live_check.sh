@@ -9,6 +9,7 @@ if [ ! -f "$shared/corpus/check.py" ]; then
   echo "live check: $shared/corpus not found; skipped" >&2
   exit 0
 fi
+memform=$(bash scripts/memform_binary.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 venvs=${MEMFORM_VENVS:-$HOME/.cache/memform-corpus/venvs}
@@ -16,4 +17,4 @@ python3 "$shared/corpus/make_captures.py" "$work/corpus" --workloads tests/fixtu
   --versions 1.20.0 --pythons 3.11 --modes default,pyalloc,aggregate,nocompress,native \
   --formats csv,gprof2dot,speedscope --venvs "$venvs"
 python3 "$shared/corpus/check.py" "$work/corpus" --venvs "$venvs" \
-  --tool-cmd "$PWD/target/release/memform transform {format} {flags} -q -f -o {out} {capture}"
+  --tool-cmd "$memform transform {format} {flags} -q -f -o {out} {capture}"

@@ -354,7 +354,9 @@ def main():
         return 0
     if not args.tool:
         subprocess.run(["cargo", "build", "--release", "-q", "--example", "native_resolve"], cwd=repo, check=True)
-        args.tool = os.path.join(repo, "target", "release", "examples", "native_resolve")
+        metadata = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=repo,
+                                  check=True, capture_output=True, text=True).stdout
+        args.tool = os.path.join(json.loads(metadata)["target_directory"], "release", "examples", "native_resolve")
 
     with open(manifest_path) as f:
         manifest = json.load(f)

@@ -13,8 +13,6 @@ if ! "$venv/bin/python" -c 'import pyarrow, pandas, polars, duckdb, lz4.frame, m
   python3 -m venv --clear "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}"
 fi
-if [ ! -x target/release/memform ]; then
-  cargo build --release --locked
-fi
-"$venv/bin/python" tests/parquet/check_readers.py --memform target/release/memform \
+memform=$(bash scripts/memform_binary.sh)
+"$venv/bin/python" tests/parquet/check_readers.py --memform "$memform" \
   --replay "${MEMFORM_SHARED:-../shared}/corpus/replay.py"

@@ -1,7 +1,7 @@
 //! Typed errors of the library. The CLI turns each into one line on stderr.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A position in a capture: a byte of the file, or of the decompressed record stream of an
 /// LZ4-compressed capture.
@@ -21,48 +21,50 @@ impl fmt::Display for Offset {
     }
 }
 
-/// Everything that can go wrong while reading a capture.
+/// What is wrong with a capture, and where in it. The capture's file name is not here:
+/// [`ReadError::in_file`] adds it once, where the error leaves the reading of one file.
 #[derive(Debug, thiserror::Error)]
-pub enum CaptureError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+    #[error("byte 0: not a memray capture (expected the magic \"memray\\0\" or an LZ4 frame)")]
+    NotACapture,
     #[error(
-        "{}: byte 0: not a memray capture (expected the magic \"memray\\0\" or an LZ4 frame)",
-        path.display()
-    )]
-    NotACapture { path: PathBuf },
-    #[error(
-        "{}: byte 7: capture header version {found} is not supported; memform reads header \
-         versions {supported} ({memray})",
-        path.display()
+        "byte 7: capture header version {found} is not supported; memform reads header \
+         versions {supported} ({memray})"
     )]
     UnsupportedVersion {
-        path: PathBuf,
         found: i32,
         supported: &'static str,
         memray: &'static str,
     },
-    #[error("{}: {offset}: capture header ends early (expected {what})", path.display())]
-    TruncatedHeader {
+    #[error("{offset}: capture header ends early (expected {what})")]
+    TruncatedHeader { offset: Offset, what: &'static str },
+    #[error("{offset}: malformed capture (expected {what})")]
+    Malformed { offset: Offset, what: String },
+    #[error("byte {offset}: LZ4 frame is corrupt ({message})")]
+    Lz4 { offset: u64, message: String },
+}
+
+impl ReadError {
+    /// This error, in the capture file `path`.
+    pub fn in_file(self, path: &Path) -> CaptureError {
+        CaptureError::Read {
+            path: path.to_path_buf(),
+            error: self,
+        }
+    }
+}
+
+/// Why a capture gives no report.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file cannot be read as a capture.
+    #[error("{}: {error}", path.display())]
+    Read {
         path: PathBuf,
-        offset: Offset,
-        what: &'static str,
-    },
-    #[error("{}: {offset}: malformed capture (expected {what})", path.display())]
-    Malformed {
-        path: PathBuf,
-        offset: Offset,
-        what: String,
-    },
-    #[error("{}: byte {offset}: LZ4 frame is corrupt ({message})", path.display())]
-    Lz4 {
-        path: PathBuf,
-        offset: u64,
-        message: String,
+        #[source]
+        error: ReadError,
     },
     #[error("Can't find temporary allocations using a pre-aggregated capture file.")]
     TemporaryOnAggregated,

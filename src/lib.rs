@@ -16,4 +16,4 @@ pub mod progress;
 pub mod report;
 pub mod stacks;
 
-pub use error::{CaptureError, Error};
+pub use error::{CaptureError, Error, ReadError};

@@ -42,9 +42,9 @@ pub fn decode(bytes: &[u8]) {
     let path = scratch(bytes);
     let Ok(capture) = CaptureFile::open(&path) else { return };
     let mut stream = capture.stream();
-    let Ok(header) = read_header(&mut stream, &path) else { return };
-    let mut decoder = Decoder::new(&header, true);
-    let _ = decoder.run(&mut stream, &path, &mut |_| {}, &mut |_| {});
+    let Ok(header) = read_header(&mut stream) else { return };
+    let mut decoder = Decoder::new(&header);
+    let _ = decoder.run(&mut stream, &mut |_| {}, &mut |_| {});
 }
 
 /// Every report mode in every format.

@@ -70,7 +70,7 @@ fn open_stream<'a>(
     capture: &'a CaptureFile,
 ) -> Result<(crate::capture::ByteStream<'a>, Header), CaptureError> {
     let mut stream = capture.stream();
-    let header = read_header(&mut stream, capture.path())?;
+    let header = read_header(&mut stream).map_err(|e| e.in_file(capture.path()))?;
     Ok((stream, header))
 }
 
@@ -116,9 +116,8 @@ pub fn compute(
         decode_in_background
     };
     let (mut decoder, end) = decode(
-        Decoder::new(&header, true),
+        Decoder::new(&header),
         stream,
-        path,
         &mut |b| {
             if track_heap {
                 heap.consume(b);
@@ -128,7 +127,8 @@ pub fn compute(
             }
         },
         progress,
-    )?;
+    )
+    .map_err(|e| e.in_file(path))?;
     let hwm = track_heap.then(|| heap.high_water_mark());
     let rows = match (mode, temporary) {
         (_, Some(t)) => t.reduce().finish(),
@@ -186,8 +186,10 @@ fn compute_aggregated(
         return Err(CaptureError::TemporaryOnAggregated);
     }
     progress.phase("Processing allocation records", total_bytes);
-    let mut decoder = Decoder::new(&header, true);
-    let end = decoder.run(&mut stream, path, &mut |_| {}, &mut |p| progress.update(p))?;
+    let mut decoder = Decoder::new(&header);
+    let end = decoder
+        .run(&mut stream, &mut |_| {}, &mut |p| progress.update(p))
+        .map_err(|e| e.in_file(path))?;
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);
     let mut kept = 0u64;

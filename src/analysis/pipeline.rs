@@ -9,13 +9,12 @@
 //! stays bounded however far it runs ahead); the consumer hands each batch's columns back for
 //! reuse.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use crate::capture::events::Columns;
 use crate::capture::{ByteStream, Decoder, EventBatch, StreamEnd};
-use crate::error::CaptureError;
+use crate::error::ReadError;
 use crate::progress::Progress;
 
 /// Batches in flight between the threads.
@@ -27,10 +26,9 @@ const IN_FLIGHT: usize = 2;
 pub fn decode_in_background(
     mut decoder: Decoder,
     mut stream: ByteStream<'_>,
-    path: &Path,
     consume: &mut dyn FnMut(&EventBatch),
     progress: &mut dyn Progress,
-) -> Result<(Decoder, StreamEnd), CaptureError> {
+) -> Result<(Decoder, StreamEnd), ReadError> {
     let position = AtomicU64::new(0);
     let position = &position;
     std::thread::scope(|scope| {
@@ -40,7 +38,6 @@ pub fn decode_in_background(
             decoder.recycle_batches_from(spare_rx);
             let end = decoder.run(
                 &mut stream,
-                path,
                 &mut |batch| {
                     // The receiver only goes away if the consumer panicked.
                     let _ = batches_tx.send(batch);
@@ -65,15 +62,13 @@ pub fn decode_in_background(
 pub fn decode_inline(
     mut decoder: Decoder,
     mut stream: ByteStream<'_>,
-    path: &Path,
     consume: &mut dyn FnMut(&EventBatch),
     progress: &mut dyn Progress,
-) -> Result<(Decoder, StreamEnd), CaptureError> {
+) -> Result<(Decoder, StreamEnd), ReadError> {
     let (spare_tx, spare_rx) = mpsc::channel();
     decoder.recycle_batches_from(spare_rx);
     let end = decoder.run(
         &mut stream,
-        path,
         &mut |batch| consume_and_recycle(batch, consume, &spare_tx),
         &mut |p| progress.update(p),
     )?;

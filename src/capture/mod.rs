@@ -7,21 +7,19 @@ pub mod events;
 pub mod header;
 pub mod source;
 
-use std::path::Path;
-
 pub use allocator::{Allocator, AllocatorKind};
 pub use decoder::{AggregatedAllocation, Decoder, ImageSegments, StreamEnd};
 pub use events::{AllocationEvent, EventBatch};
 pub use header::{FileFormat, Header};
 pub use source::{ByteStream, CaptureFile};
 
-use crate::error::{CaptureError, Offset};
+use crate::error::{Offset, ReadError};
 use cursor::Cursor;
 use header::HeaderError;
 
 /// Reads the header at the start of `stream`, refilling the window as needed. On success
 /// the stream stands on the first record.
-pub fn read_header(stream: &mut ByteStream<'_>, path: &Path) -> Result<Header, CaptureError> {
+pub fn read_header(stream: &mut ByteStream<'_>) -> Result<Header, ReadError> {
     loop {
         let window = stream.window();
         let mut c = Cursor::new(window);
@@ -34,29 +32,19 @@ pub fn read_header(stream: &mut ByteStream<'_>, path: &Path) -> Result<Header, C
             Err(HeaderError::Truncated { offset, what }) => {
                 let at = stream.offset_at(offset);
                 if !stream.refill()? {
-                    return Err(CaptureError::TruncatedHeader {
-                        path: path.to_path_buf(),
-                        offset: at,
-                        what,
-                    });
+                    return Err(ReadError::TruncatedHeader { offset: at, what });
                 }
             }
-            Err(HeaderError::BadMagic) => {
-                return Err(CaptureError::NotACapture {
-                    path: path.to_path_buf(),
-                })
-            }
+            Err(HeaderError::BadMagic) => return Err(ReadError::NotACapture),
             Err(HeaderError::UnsupportedVersion(found)) => {
-                return Err(CaptureError::UnsupportedVersion {
-                    path: path.to_path_buf(),
+                return Err(ReadError::UnsupportedVersion {
                     found,
                     supported: header::SUPPORTED_VERSIONS,
                     memray: header::SUPPORTED_MEMRAY,
                 })
             }
             Err(HeaderError::Malformed { offset, what }) => {
-                return Err(CaptureError::Malformed {
-                    path: path.to_path_buf(),
+                return Err(ReadError::Malformed {
                     offset: Offset {
                         byte: offset as u64,
                         decompressed: stream.is_compressed(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use lz4_flex::frame::FrameDecoder;
 use memmap2::Mmap;
 
-use crate::error::{CaptureError, Offset};
+use crate::error::{CaptureError, Offset, ReadError};
 
 /// The LZ4 frame magic number, little-endian on disk.
 pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
@@ -42,27 +42,16 @@ pub struct CaptureFile {
 impl CaptureFile {
     /// Opens and maps `path`. The file is not read here beyond what the kernel pages in.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let file = File::open(path).map_err(|source| CaptureError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let len = file
-            .metadata()
-            .map_err(|source| CaptureError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
+        let io = |e| ReadError::Io(e).in_file(path);
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
         // An empty file cannot be mapped; it is simply a capture with no header.
         let map = if len == 0 {
             None
         } else {
             // SAFETY: the map is read-only; a capture truncated by another process while we
             // read it is outside what any reader can defend against (memray's neither).
-            let map = unsafe { Mmap::map(&file) }.map_err(|source| CaptureError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let map = unsafe { Mmap::map(&file) }.map_err(io)?;
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
             Some(map)
@@ -135,7 +124,6 @@ impl CaptureFile {
         ByteStream {
             kind,
             window_offset: 0,
-            path: &self.path,
             release: PageRelease {
                 map: self.map.as_ref(),
                 released: 0,
@@ -242,7 +230,6 @@ pub struct ByteStream<'a> {
     kind: StreamKind<'a>,
     /// Offset in the (decompressed) record stream of the window's first byte.
     window_offset: u64,
-    path: &'a Path,
     release: PageRelease<'a>,
 }
 
@@ -295,11 +282,10 @@ impl<'a> ByteStream<'a> {
 
     /// Brings more bytes into the window, keeping the unconsumed ones. Returns `false` when the
     /// stream has no more bytes.
-    pub fn refill(&mut self) -> Result<bool, CaptureError> {
+    pub fn refill(&mut self) -> Result<bool, ReadError> {
         let read = self.input_position() as usize;
         self.release.release_before(read);
         let window_offset = self.window_offset;
-        let path = self.path;
         match &mut self.kind {
             StreamKind::Raw { data, end, .. } => {
                 if *end >= data.len() {
@@ -321,8 +307,7 @@ impl<'a> ByteStream<'a> {
                 }
                 let kept = *end - *start;
                 if kept >= MAX_RECORD_BYTES {
-                    return Err(CaptureError::Malformed {
-                        path: path.to_path_buf(),
+                    return Err(ReadError::Malformed {
                         offset: Offset {
                             byte: window_offset,
                             decompressed: true,
@@ -353,8 +338,7 @@ impl<'a> ByteStream<'a> {
                                 *done = true;
                                 return Ok(false);
                             }
-                            return Err(CaptureError::Lz4 {
-                                path: path.to_path_buf(),
+                            return Err(ReadError::Lz4 {
                                 offset: (*total - decoder.get_ref().len()) as u64,
                                 message: e.to_string(),
                             });

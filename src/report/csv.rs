@@ -2,9 +2,8 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
-use crate::report::{thread_label, RowStacks};
+use crate::report::{stack_trace, ReportRow, ReportWriter};
 
 const HEADER: &[u8] = b"allocator,num_allocations,size,tid,thread_name,stack_trace\r\n";
 
@@ -30,64 +29,46 @@ pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
     out.write_all(b"\"")
 }
 
-/// Writes the report.
-pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    out.write_all(HEADER)?;
-    let batch = report.rows.clone();
-    let rows = Rows::new(&batch);
-    let mut stacks = RowStacks::new(report);
-    let mut stack_text = Vec::new();
-    let mut num = itoa_buffer();
-    for row in 0..rows.len() {
-        let tid = rows.tid[row];
-        out.write_all(rows.allocator(row).name().as_bytes())?;
-        out.write_all(b",")?;
-        out.write_all(num.format(rows.num_allocations[row]).as_bytes())?;
-        out.write_all(b",")?;
-        out.write_all(num.format(rows.size[row]).as_bytes())?;
-        out.write_all(b",")?;
-        write!(out, "{}", tid as i64)?;
-        out.write_all(b",")?;
-        write_field(&mut out, thread_label(report, tid).as_bytes())?;
-        out.write_all(b",")?;
-        stack_text.clear();
-        for (i, loc) in stacks.frames(report, &rows, row).iter().enumerate() {
-            if i > 0 {
-                stack_text.push(b'|');
-            }
-            stack_text.extend_from_slice(loc.function.as_bytes());
-            stack_text.push(b';');
-            stack_text.extend_from_slice(loc.file.as_bytes());
-            stack_text.push(b';');
-            stack_text.extend_from_slice(num.format_i32(loc.line).as_bytes());
+/// The CSV writer: the header line, then one line per row.
+pub struct CsvWriter<W: Write> {
+    out: io::BufWriter<W>,
+    stack_text: String,
+}
+
+impl<W: Write> CsvWriter<W> {
+    pub fn new(out: W) -> Self {
+        CsvWriter {
+            out: io::BufWriter::with_capacity(1 << 20, out),
+            stack_text: String::new(),
         }
-        write_field(&mut out, &stack_text)?;
-        out.write_all(b"\r\n")?;
     }
-    out.flush()
 }
 
-/// A small integer formatter that reuses its buffer.
-struct Num(String);
-
-fn itoa_buffer() -> Num {
-    Num(String::with_capacity(24))
-}
-
-impl Num {
-    fn format(&mut self, v: u64) -> &str {
-        use std::fmt::Write as _;
-        self.0.clear();
-        let _ = write!(self.0, "{v}");
-        &self.0
+impl<W: Write> ReportWriter for CsvWriter<W> {
+    fn begin(&mut self, _report: &Report) -> io::Result<()> {
+        self.out.write_all(HEADER)
     }
 
-    fn format_i32(&mut self, v: i32) -> &str {
-        use std::fmt::Write as _;
-        self.0.clear();
-        let _ = write!(self.0, "{v}");
-        &self.0
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+        let out = &mut self.out;
+        write!(
+            out,
+            "{},{},{},{},",
+            row.allocator.name(),
+            row.num_allocations,
+            row.size,
+            row.tid as i64
+        )?;
+        write_field(out, row.thread_name.as_bytes())?;
+        out.write_all(b",")?;
+        self.stack_text.clear();
+        stack_trace(row.frames, &mut self.stack_text);
+        write_field(out, self.stack_text.as_bytes())?;
+        out.write_all(b"\r\n")
+    }
+
+    fn finish(&mut self, _report: &Report) -> io::Result<()> {
+        self.out.flush()
     }
 }
 

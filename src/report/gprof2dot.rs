@@ -5,59 +5,76 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
 use crate::report::json::write_str;
-use crate::report::RowStacks;
+use crate::report::{ReportRow, ReportWriter};
 
-/// Writes the report: one event per row with a non-empty stack, functions interned by
-/// `(function, file)` in order of first use.
-pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    let batch = report.rows.clone();
-    let rows = Rows::new(&batch);
-    let mut stacks = RowStacks::new(report);
-    let mut functions: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-    let mut index: FxHashMap<(Arc<str>, Arc<str>), usize> = FxHashMap::default();
-    out.write_all(
-        b"{\"version\": 0, \"costs\": [{\"description\": \"Memory\", \"unit\": \"bytes\"}], \"events\": [",
-    )?;
-    let mut first_event = true;
-    for row in 0..rows.len() {
-        let frames = stacks.frames(report, &rows, row);
-        if frames.is_empty() {
-            continue;
+/// The gprof2dot writer: one event per row with a non-empty stack, functions interned by
+/// `(function, file)` in order of first use and listed after the events.
+pub struct Gprof2dotWriter<W: Write> {
+    out: io::BufWriter<W>,
+    functions: Vec<(Arc<str>, Arc<str>)>,
+    index: FxHashMap<(Arc<str>, Arc<str>), usize>,
+    first_event: bool,
+}
+
+impl<W: Write> Gprof2dotWriter<W> {
+    pub fn new(out: W) -> Self {
+        Gprof2dotWriter {
+            out: io::BufWriter::with_capacity(1 << 20, out),
+            functions: Vec::new(),
+            index: FxHashMap::default(),
+            first_event: true,
         }
-        if !first_event {
+    }
+}
+
+impl<W: Write> ReportWriter for Gprof2dotWriter<W> {
+    fn begin(&mut self, _report: &Report) -> io::Result<()> {
+        self.out.write_all(
+            b"{\"version\": 0, \"costs\": [{\"description\": \"Memory\", \"unit\": \"bytes\"}], \"events\": [",
+        )
+    }
+
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+        if row.frames.is_empty() {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        if !self.first_event {
             out.write_all(b", ")?;
         }
-        first_event = false;
+        self.first_event = false;
         out.write_all(b"{\"callchain\": [")?;
-        for (i, loc) in frames.iter().enumerate() {
+        for (i, loc) in row.frames.iter().enumerate() {
             let key = (loc.function.clone(), loc.file.clone());
-            let next = functions.len();
-            let id = *index.entry(key.clone()).or_insert(next);
+            let next = self.functions.len();
+            let id = *self.index.entry(key.clone()).or_insert(next);
             if id == next {
-                functions.push(key);
+                self.functions.push(key);
             }
             if i > 0 {
                 out.write_all(b", ")?;
             }
             write!(out, "{id}")?;
         }
-        write!(out, "], \"cost\": [{}]}}", rows.size[row])?;
+        write!(out, "], \"cost\": [{}]}}", row.size)
     }
-    out.write_all(b"], \"functions\": [")?;
-    for (i, (name, module)) in functions.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b", ")?;
+
+    fn finish(&mut self, _report: &Report) -> io::Result<()> {
+        let out = &mut self.out;
+        out.write_all(b"], \"functions\": [")?;
+        for (i, (name, module)) in self.functions.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b", ")?;
+            }
+            out.write_all(b"{\"name\": ")?;
+            write_str(out, name)?;
+            out.write_all(b", \"module\": ")?;
+            write_str(out, module)?;
+            out.write_all(b"}")?;
         }
-        out.write_all(b"{\"name\": ")?;
-        write_str(&mut out, name)?;
-        out.write_all(b", \"module\": ")?;
-        write_str(&mut out, module)?;
-        out.write_all(b"}")?;
+        out.write_all(b"]}")?;
+        out.flush()
     }
-    out.write_all(b"]}")?;
-    out.flush()
 }

@@ -1,4 +1,10 @@
 //! Report writers, one per output format, over the reduced rows of a [`Report`].
+//!
+//! Every format is a [`ReportWriter`]: `begin`, then `row` once per report row in memray's
+//! order, then `finish`. [`write_report`] is the one loop that drives a writer: it resolves
+//! the rows' stacks first ([`ResolvedStacks`]), then hands each writer a [`ReportRow`] — the
+//! row's numbers, its thread's label and its frames — by reference. A new format needs
+//! only a writer.
 
 pub mod csv;
 pub mod gprof2dot;
@@ -6,6 +12,7 @@ pub mod json;
 pub mod output;
 pub mod parquet;
 pub mod speedscope;
+pub mod stacks;
 
 use std::io::{self, Write};
 
@@ -13,10 +20,75 @@ use rustc_hash::FxHashMap;
 
 use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
-use crate::stacks::hybrid::{hybrid_stack, BoundaryRule};
+use crate::capture::Allocator;
 use crate::stacks::Location;
 
 pub use self::parquet::ParquetOptions;
+pub use self::stacks::ResolvedStacks;
+
+/// One row of a report as every writer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportRow<'a> {
+    pub allocator: Allocator,
+    pub num_allocations: u64,
+    pub size: u64,
+    pub tid: u64,
+    /// memray's label of the thread: `0x<tid>` or `0x<tid> (<name>)`.
+    pub thread_name: &'a str,
+    /// The index of the row's stack among the report's distinct stacks: rows with equal
+    /// indices have equal frames.
+    pub stack_index: usize,
+    /// The stack, leaf first, as memray prints it.
+    pub frames: &'a [Location],
+}
+
+/// A report format's writer. [`write_report`] calls `begin` once, `row` for every row in
+/// order, and `finish` once, unless one of them fails.
+pub trait ReportWriter {
+    fn begin(&mut self, report: &Report) -> io::Result<()>;
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()>;
+    /// Writes whatever the format puts after its rows, and flushes.
+    fn finish(&mut self, report: &Report) -> io::Result<()>;
+}
+
+/// Writes `report` with `writer`: the stacks resolved, then every row handed over in order.
+pub fn write_report(report: &mut Report, writer: &mut dyn ReportWriter) -> io::Result<()> {
+    let stacks = ResolvedStacks::resolve(report);
+    let report = &*report;
+    let rows = Rows::new(&report.rows);
+    let mut labels: FxHashMap<u64, String> = FxHashMap::default();
+    writer.begin(report)?;
+    for row in 0..rows.len() {
+        let tid = rows.tid[row];
+        let thread_name = labels
+            .entry(tid)
+            .or_insert_with(|| thread_label(report, tid));
+        let stack_index = stacks.index_of_row(row);
+        writer.row(&ReportRow {
+            allocator: rows.allocator(row),
+            num_allocations: rows.num_allocations[row],
+            size: rows.size[row],
+            tid,
+            thread_name,
+            stack_index,
+            frames: stacks.frames(stack_index),
+        })?;
+    }
+    writer.finish(report)
+}
+
+/// A stack as the CSV report's `stack_trace` prints it (and the Parquet report's column of
+/// that name): `function;file;line` per frame, leaf first, joined by `|`. Appended to
+/// `out`.
+pub fn stack_trace(frames: &[Location], out: &mut String) {
+    use std::fmt::Write as _;
+    for (i, loc) in frames.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        let _ = write!(out, "{};{};{}", loc.function, loc.file, loc.line);
+    }
+}
 
 /// An output format of `memform transform`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,88 +141,30 @@ impl Format {
         self == Format::Parquet
     }
 
-    /// Writes `report` in this format; `parquet` applies to [`Format::Parquet`] only.
+    /// A writer of this format into `out`; `parquet` applies to [`Format::Parquet`] only.
+    pub fn writer<'w, W: Write + Send + 'w>(
+        self,
+        out: W,
+        parquet: &ParquetOptions,
+    ) -> Box<dyn ReportWriter + 'w> {
+        match self {
+            Format::Csv => Box::new(csv::CsvWriter::new(out)),
+            Format::Gprof2dot => Box::new(gprof2dot::Gprof2dotWriter::new(out)),
+            Format::Speedscope => Box::new(speedscope::SpeedscopeWriter::new(out)),
+            Format::Parquet => Box::new(self::parquet::ParquetWriter::new(out, parquet.clone())),
+        }
+    }
+
+    /// Writes `report` in this format ([`Format::writer`] driven by [`write_report`]).
     pub fn write<W: Write + Send>(
         self,
         report: &mut Report,
-        out: &mut W,
+        out: W,
         parquet: &ParquetOptions,
     ) -> io::Result<()> {
-        match self {
-            Format::Csv => csv::write(report, out),
-            Format::Gprof2dot => gprof2dot::write(report, out),
-            Format::Speedscope => speedscope::write(report, out),
-            Format::Parquet => self::parquet::write(report, out, parquet),
-        }
+        write_report(report, &mut *self.writer(out, parquet))
     }
 }
-
-/// Stacks of report rows as memray prints them, resolved once per distinct stack.
-pub struct RowStacks {
-    main_tid: u64,
-    skipped: u64,
-    boundary: BoundaryRule,
-    /// Keyed by `(Python stack, native stack, segment generation, on the main thread)`.
-    cache: FxHashMap<StackKey, std::rc::Rc<[Location]>>,
-}
-
-impl RowStacks {
-    pub fn new(report: &Report) -> Self {
-        RowStacks {
-            main_tid: report.header.main_tid,
-            skipped: report.header.skipped_frames_on_main_tid,
-            boundary: BoundaryRule::for_header_version(report.header.version),
-            cache: FxHashMap::default(),
-        }
-    }
-
-    /// What decides the printed stack of row `row`: `(Python stack, native stack, segment
-    /// generation, on the main thread)`. Rows with equal keys print equal stacks.
-    pub fn key(&self, report: &Report, rows: &Rows<'_>, row: usize) -> StackKey {
-        let on_main = rows.tid[row] == self.main_tid;
-        match &report.native {
-            None => (rows.stack_id[row], 0, 0, on_main),
-            Some(native) => (
-                rows.stack_id[row],
-                rows.native_stack_id[row],
-                native.generation_of(rows.representative_seq[row]),
-                on_main,
-            ),
-        }
-    }
-
-    /// The frames of row `row`, leaf first, as memray prints them: for captures without
-    /// native traces the Python stack, whose outermost frames (those above the tracker) are
-    /// dropped on the main thread; for `--native` captures the hybrid stack, with native
-    /// frames resolved against the memory maps of the row's representative member.
-    pub fn frames(
-        &mut self,
-        report: &mut Report,
-        rows: &Rows<'_>,
-        row: usize,
-    ) -> std::rc::Rc<[Location]> {
-        let key = self.key(report, rows, row);
-        if let Some(frames) = self.cache.get(&key) {
-            return frames.clone();
-        }
-        let (stack_id, native_id, generation, on_main) = key;
-        let skip = if on_main { self.skipped } else { 0 };
-        let frames: std::rc::Rc<[Location]> = match report.native.as_mut() {
-            None => report.stacks.stack(stack_id, skip).into(),
-            Some(native) => {
-                let native_frames = native.stack(native_id, generation);
-                let python = report.stacks.stack_with_entry_flags(stack_id);
-                let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-                hybrid_stack(&native_frames, &python, skip, self.boundary).into()
-            }
-        };
-        self.cache.insert(key, frames.clone());
-        frames
-    }
-}
-
-/// See [`RowStacks::key`].
-pub type StackKey = (u64, u64, u64, bool);
 
 /// A thread id as Python's `hex()` prints the signed value memray hands it.
 pub fn python_hex(tid: u64) -> String {
@@ -173,6 +187,22 @@ pub fn thread_label(report: &Report, tid: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn stack_traces_join_frames_leaf_first() {
+        let loc = |function: &str, file: &str, line| Location {
+            function: Arc::from(function),
+            file: Arc::from(file),
+            line,
+        };
+        let mut text = String::from("kept:");
+        stack_trace(&[loc("f", "a.py", 3), loc("g", "b;c.py", -1)], &mut text);
+        assert_eq!(text, "kept:f;a.py;3|g;b;c.py;-1");
+        text.clear();
+        stack_trace(&[], &mut text);
+        assert_eq!(text, "");
+    }
 
     #[test]
     fn formats_match_case_insensitively() {

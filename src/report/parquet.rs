@@ -28,10 +28,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::reduction::Rows;
 use crate::analysis::{Report, ReportMode};
 use crate::capture::FileFormat;
-use crate::report::{thread_label, RowStacks};
+use crate::report::{stack_trace, ReportRow, ReportWriter};
 
 /// Version of the layout this module writes (`memform.schema_version`); raised when a
 /// column or a metadata key changes meaning or goes away.
@@ -376,75 +375,98 @@ fn to_io(e: parquet::errors::ParquetError) -> io::Error {
     }
 }
 
-/// Writes the report to `out`.
-pub fn write<W: Write + Send>(
-    report: &mut Report,
-    out: W,
-    options: &ParquetOptions,
-) -> io::Result<()> {
-    write_groups(report, out, options, MAX_TEXT_BYTES_PER_GROUP)
+/// The Parquet writer: rows gathered into row groups of at most `row_group_size` rows,
+/// each written as one record batch as soon as it is full.
+pub struct ParquetWriter<W: Write + Send> {
+    options: ParquetOptions,
+    /// A row group is closed early once its stack traces reach this many bytes.
+    max_text_bytes: usize,
+    /// The output, until `begin` hands it to the Arrow writer.
+    out: Option<W>,
+    writer: Option<ArrowWriter<W>>,
+    group: Group,
+    /// Rows not yet handed over: the capacity of the next group.
+    rows_left: usize,
+    text: String,
 }
 
-/// [`write`], closing a row group early once its stack traces reach `max_text_bytes`.
-fn write_groups<W: Write + Send>(
-    report: &mut Report,
-    out: W,
-    options: &ParquetOptions,
-    max_text_bytes: usize,
-) -> io::Result<()> {
-    let row_group_size = options.row_group_size.max(1);
-    let kv = metadata(report, options)
-        .into_iter()
-        .map(|(k, v)| KeyValue::new(k, v))
-        .collect();
-    let properties = WriterProperties::builder()
-        .set_compression(options.compression.parquet())
-        .set_max_row_group_size(row_group_size)
-        .set_statistics_truncate_length(Some(64))
-        // A row's stack trace is nearly always its own: a dictionary would not pay.
-        .set_column_dictionary_enabled(ColumnPath::from("stack_trace"), false)
-        .set_key_value_metadata(Some(kv))
-        .build();
-    let mut writer = ArrowWriter::try_new(out, schema(), Some(properties)).map_err(to_io)?;
+impl<W: Write + Send> ParquetWriter<W> {
+    pub fn new(out: W, options: ParquetOptions) -> Self {
+        Self::with_max_text_bytes(out, options, MAX_TEXT_BYTES_PER_GROUP)
+    }
 
-    let batch = report.rows.clone();
-    let rows = Rows::new(&batch);
-    let mut stacks = RowStacks::new(report);
-    let mut thread_names: FxHashMap<u64, String> = FxHashMap::default();
-    let mut text = String::new();
-    let mut group = Group::new(row_group_size.min(rows.len()));
-    for row in 0..rows.len() {
-        let tid = rows.tid[row];
-        group.allocator.append_value(rows.allocator(row).name());
-        group.num_allocations.push(rows.num_allocations[row]);
-        group.size.push(rows.size[row]);
-        group.tid.push(tid);
-        let name = thread_names
-            .entry(tid)
-            .or_insert_with(|| thread_label(report, tid));
-        group.thread_name.append_value(name.as_str());
+    fn with_max_text_bytes(out: W, options: ParquetOptions, max_text_bytes: usize) -> Self {
+        ParquetWriter {
+            options,
+            max_text_bytes,
+            out: Some(out),
+            writer: None,
+            group: Group::new(0),
+            rows_left: 0,
+            text: String::new(),
+        }
+    }
 
-        let frames = stacks.frames(report, &rows, row);
-        text.clear();
-        for (i, loc) in frames.iter().enumerate() {
-            use std::fmt::Write as _;
-            if i > 0 {
-                text.push('|');
-            }
-            let _ = write!(text, "{};{};{}", loc.function, loc.file, loc.line);
+    fn row_group_size(&self) -> usize {
+        self.options.row_group_size.max(1)
+    }
+
+    fn writer(&mut self) -> io::Result<&mut ArrowWriter<W>> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the Parquet writer was not begun"))
+    }
+}
+
+impl<W: Write + Send> ReportWriter for ParquetWriter<W> {
+    fn begin(&mut self, report: &Report) -> io::Result<()> {
+        let row_group_size = self.row_group_size();
+        let kv = metadata(report, &self.options)
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v))
+            .collect();
+        let properties = WriterProperties::builder()
+            .set_compression(self.options.compression.parquet())
+            .set_max_row_group_row_count(Some(row_group_size))
+            .set_statistics_truncate_length(Some(64))
+            // A row's stack trace is nearly always its own: a dictionary would not pay.
+            .set_column_dictionary_enabled(ColumnPath::from("stack_trace"), false)
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("the Parquet writer was begun twice"))?;
+        self.writer = Some(ArrowWriter::try_new(out, schema(), Some(properties)).map_err(to_io)?);
+        self.rows_left = report.rows.num_rows();
+        self.group = Group::new(row_group_size.min(self.rows_left));
+        Ok(())
+    }
+
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+        let group = &mut self.group;
+        group.allocator.append_value(row.allocator.name());
+        group.num_allocations.push(row.num_allocations);
+        group.size.push(row.size);
+        group.tid.push(row.tid);
+        group.thread_name.append_value(row.thread_name);
+
+        self.text.clear();
+        stack_trace(row.frames, &mut self.text);
+        group.stack_trace.append_value(&self.text);
+        group.text_bytes += self.text.len();
+        for loc in row.frames {
             group
                 .frame_function
                 .push(group.functions.key(&loc.function));
             group.frame_file.push(group.files.key(&loc.file));
             group.frame_line.push(loc.line);
         }
-        group.stack_trace.append_value(&text);
-        group.text_bytes += text.len();
         let end = i32::try_from(group.frame_function.len()).map_err(|_| {
             io::Error::other("more than 2^31 frames in one row group: lower --row-group-size")
         })?;
         group.frame_offsets.push(end);
-        match frames.first() {
+        match row.frames.first() {
             Some(leaf) => {
                 group
                     .leaf_function
@@ -458,24 +480,34 @@ fn write_groups<W: Write + Send>(
                 group.leaf_line.push(None);
             }
         }
-        group.depth.push(frames.len() as u32);
+        group.depth.push(row.frames.len() as u32);
+        self.rows_left = self.rows_left.saturating_sub(1);
 
-        if group.len() >= row_group_size || group.text_bytes >= max_text_bytes {
-            let full = std::mem::replace(
-                &mut group,
-                Group::new(row_group_size.min(rows.len() - row - 1)),
-            );
+        let full = group.len() >= self.row_group_size();
+        if full || self.group.text_bytes >= self.max_text_bytes {
+            let next = Group::new(self.row_group_size().min(self.rows_left));
+            let full = std::mem::replace(&mut self.group, next);
+            let writer = self.writer()?;
             writer.write(&full.finish()).map_err(to_io)?;
             // Close the row group here, even when it was cut short by its text size.
             writer.flush().map_err(to_io)?;
         }
+        Ok(())
     }
-    // A report without rows is a file with the schema, the metadata and no row group.
-    if group.len() > 0 {
-        writer.write(&group.finish()).map_err(to_io)?;
+
+    fn finish(&mut self, _report: &Report) -> io::Result<()> {
+        let group = std::mem::replace(&mut self.group, Group::new(0));
+        let mut writer = self
+            .writer
+            .take()
+            .ok_or_else(|| io::Error::other("the Parquet writer was not begun"))?;
+        // A report without rows is a file with the schema, the metadata and no row group.
+        if group.len() > 0 {
+            writer.write(&group.finish()).map_err(to_io)?;
+        }
+        writer.close().map_err(to_io)?;
+        Ok(())
     }
-    writer.close().map_err(to_io)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -569,13 +601,17 @@ mod tests {
         };
         // Every non-empty stack trace fills a group.
         let mut out = Vec::new();
-        write_groups(&mut report, &mut out, &options, 1).unwrap();
+        let mut writer = ParquetWriter::with_max_text_bytes(&mut out, options.clone(), 1);
+        crate::report::write_report(&mut report, &mut writer).unwrap();
+        drop(writer);
         let groups = read_groups(out);
         assert!(groups.len() > rows / 2, "{groups:?}");
         assert_eq!(groups.iter().sum::<i64>(), rows as i64);
         // The default: one group.
         let mut out = Vec::new();
-        write(&mut report, &mut out, &options).unwrap();
+        crate::report::Format::Parquet
+            .write(&mut report, &mut out, &options)
+            .unwrap();
         assert_eq!(read_groups(out), vec![rows as i64]);
     }
 

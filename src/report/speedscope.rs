@@ -11,10 +11,9 @@ use std::io::{self, Write};
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
 use crate::report::json::write_str;
-use crate::report::{RowStacks, StackKey};
+use crate::report::{ReportRow, ReportWriter};
 use crate::stacks::Location;
 
 /// The `exporter` field: this tool and its version.
@@ -33,59 +32,57 @@ struct Sample {
 struct Profile {
     frames: Vec<Location>,
     samples: Vec<Sample>,
+    frame_index: FxHashMap<Location, u32>,
+    sample_index: FxHashMap<Box<[u32]>, usize>,
+    /// The sample of each distinct stack seen (`None`: an empty stack, skipped).
+    by_stack: FxHashMap<usize, Option<usize>>,
 }
 
-fn build(report: &mut Report) -> Profile {
-    let batch = report.rows.clone();
-    let rows = Rows::new(&batch);
-    let mut stacks = RowStacks::new(report);
-    let mut profile = Profile::default();
-    let mut frame_index: FxHashMap<Location, u32> = FxHashMap::default();
-    let mut sample_index: FxHashMap<Box<[u32]>, usize> = FxHashMap::default();
-    // The sample of a stack key is the same for every row that has it; interning happens at
-    // its first row, so remembering it changes nothing.
-    let mut by_stack: FxHashMap<StackKey, Option<usize>> = FxHashMap::default();
-    let mut sample = Vec::new();
-    for row in 0..rows.len() {
-        let key = stacks.key(report, &rows, row);
-        let index = match by_stack.get(&key) {
+impl Profile {
+    /// Adds a row's weights to its sample, interning its frames and sample the first time
+    /// its stack is seen.
+    fn add(&mut self, row: &ReportRow<'_>) {
+        // The sample of a stack is the same for every row that prints it; interning happens
+        // at its first row, so remembering it changes nothing.
+        let index = match self.by_stack.get(&row.stack_index) {
             Some(&index) => index,
             None => {
-                let locations = stacks.frames(report, &rows, row);
-                let index = if locations.is_empty() {
+                let index = if row.frames.is_empty() {
                     None
                 } else {
-                    sample.clear();
-                    for loc in locations.iter().rev() {
-                        let next = profile.frames.len() as u32;
-                        let id = *frame_index.entry(loc.clone()).or_insert(next);
+                    let mut sample = Vec::with_capacity(row.frames.len());
+                    for loc in row.frames.iter().rev() {
+                        let next = self.frames.len() as u32;
+                        let id = *self.frame_index.entry(loc.clone()).or_insert(next);
                         if id == next {
-                            profile.frames.push(loc.clone());
+                            self.frames.push(loc.clone());
                         }
                         sample.push(id);
                     }
-                    let next = profile.samples.len();
-                    let id = *sample_index.entry(sample.as_slice().into()).or_insert(next);
+                    let next = self.samples.len();
+                    let id = *self
+                        .sample_index
+                        .entry(sample.as_slice().into())
+                        .or_insert(next);
                     if id == next {
-                        profile.samples.push(Sample {
-                            frames: sample.as_slice().into(),
+                        self.samples.push(Sample {
+                            frames: sample.into(),
                             size: 0,
                             count: 0,
                         });
                     }
                     Some(id)
                 };
-                by_stack.insert(key, index);
+                self.by_stack.insert(row.stack_index, index);
                 index
             }
         };
         if let Some(i) = index {
-            let s = &mut profile.samples[i];
-            s.size += u128::from(rows.size[row]);
-            s.count += u128::from(rows.num_allocations[row]);
+            let s = &mut self.samples[i];
+            s.size += u128::from(row.size);
+            s.count += u128::from(row.num_allocations);
         }
     }
-    profile
 }
 
 fn write_frame(out: &mut impl Write, loc: &Location) -> io::Result<()> {
@@ -138,32 +135,55 @@ fn write_profile(
     out.write_all(b"]}")
 }
 
-/// Writes the report.
-pub fn write(report: &mut Report, out: &mut dyn Write) -> io::Result<()> {
-    let profile = build(report);
-    let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    out.write_all(
-        b"{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\", \
-          \"shared\": {\"frames\": [",
-    )?;
-    for (i, loc) in profile.frames.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b", ")?;
+/// The speedscope writer: rows are gathered into samples; everything is written at the end.
+pub struct SpeedscopeWriter<W: Write> {
+    out: io::BufWriter<W>,
+    profile: Profile,
+}
+
+impl<W: Write> SpeedscopeWriter<W> {
+    pub fn new(out: W) -> Self {
+        SpeedscopeWriter {
+            out: io::BufWriter::with_capacity(1 << 20, out),
+            profile: Profile::default(),
         }
-        write_frame(&mut out, loc)?;
     }
-    out.write_all(b"]}, \"profiles\": [")?;
-    write_profile(&mut out, "Memory", "bytes", &profile.samples, |s| s.size)?;
-    out.write_all(b", ")?;
-    write_profile(&mut out, "Allocations", "none", &profile.samples, |s| {
-        s.count
-    })?;
-    out.write_all(b"], \"name\": ")?;
-    write_str(&mut out, &report.header.command_line)?;
-    out.write_all(b", \"activeProfileIndex\": 0, \"exporter\": ")?;
-    write_str(&mut out, EXPORTER)?;
-    out.write_all(b"}")?;
-    out.flush()
+}
+
+impl<W: Write> ReportWriter for SpeedscopeWriter<W> {
+    fn begin(&mut self, _report: &Report) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+        self.profile.add(row);
+        Ok(())
+    }
+
+    fn finish(&mut self, report: &Report) -> io::Result<()> {
+        let profile = std::mem::take(&mut self.profile);
+        let out = &mut self.out;
+        out.write_all(
+            b"{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\", \
+              \"shared\": {\"frames\": [",
+        )?;
+        for (i, loc) in profile.frames.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b", ")?;
+            }
+            write_frame(out, loc)?;
+        }
+        out.write_all(b"]}, \"profiles\": [")?;
+        write_profile(out, "Memory", "bytes", &profile.samples, |s| s.size)?;
+        out.write_all(b", ")?;
+        write_profile(out, "Allocations", "none", &profile.samples, |s| s.count)?;
+        out.write_all(b"], \"name\": ")?;
+        write_str(out, &report.header.command_line)?;
+        out.write_all(b", \"activeProfileIndex\": 0, \"exporter\": ")?;
+        write_str(out, EXPORTER)?;
+        out.write_all(b"}")?;
+        out.flush()
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use crate::capture::ImageSegments;
-use memform_symbolizer::SymbolResolver;
 use crate::stacks::Location;
+use memform_symbolizer::SymbolResolver;
 
 /// The native stacks of one capture.
 pub struct NativeStacks {

@@ -74,7 +74,7 @@ impl IndexedFrames {
 
     /// Whether frame `id` is an entry frame; frames without a record count as entry frames.
     pub fn is_entry_frame(&self, id: u64) -> bool {
-        self.by_id.get(&id).map_or(true, |&(_, entry)| entry)
+        self.by_id.get(&id).is_none_or(|&(_, entry)| entry)
     }
 
     pub fn len(&self) -> usize {
@@ -286,7 +286,7 @@ impl StackTable {
             LocationSource::CodeObjects => self
                 .frames
                 .get(frame_id)
-                .map_or(true, |frame| frame.is_entry_frame),
+                .is_none_or(|frame| frame.is_entry_frame),
         }
     }
 

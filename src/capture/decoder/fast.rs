@@ -67,7 +67,6 @@ impl Decoder {
         let Some(thread_index) = self.current else {
             return pos;
         };
-        let track_stacks = self.track_stacks;
         let native_traces = self.native_traces;
         let thread = &mut self.threads[thread_index];
         let tid = thread.tid;
@@ -157,11 +156,7 @@ impl Decoder {
                     instruction_offset: instruction_offset as i32,
                     is_entry_frame: token & 1 != 0,
                 };
-                let node = if track_stacks {
-                    self.stacks.push(top, frame).unwrap_or(0)
-                } else {
-                    0
-                };
+                let node = self.stacks.push(top, frame).unwrap_or(0);
                 thread.frames.push(node);
                 top = node;
             } else if token & record_type::OBJECT_RECORD == 0 && token & record_type::FRAME_POP != 0
@@ -316,9 +311,9 @@ mod tests {
     fn the_fast_path_decodes_as_the_checked_step_does() {
         for (seed, native) in [(1, false), (2, true), (0x9e37_79b9, false), (77, true)] {
             let bytes = stream(seed, native, 20_000);
-            let mut slow = Decoder::new(&header(native), true);
+            let mut slow = Decoder::new(&header(native));
             checked(&mut slow, &bytes);
-            let mut fast = Decoder::new(&header(native), true);
+            let mut fast = Decoder::new(&header(native));
             fast_then_checked(&mut fast, &bytes);
             assert_eq!(fast.allocations, slow.allocations);
             assert!(fast.allocations > 10_000);
@@ -328,7 +323,7 @@ mod tests {
 
     #[test]
     fn the_fast_path_leaves_what_it_does_not_take_to_the_checked_step() {
-        let mut d = Decoder::new(&header(false), true);
+        let mut d = Decoder::new(&header(false));
         // Before any CONTEXT_SWITCH there is no thread: nothing is taken.
         let mut bytes = vec![record_type::FRAME_PUSH, 1, 0];
         bytes.resize(100, 0);

@@ -13,8 +13,6 @@
 //! header 10 and 11. One step function per (file format, record format) is chosen once per
 //! [`Decoder::run`], so the per-record path never tests the version.
 
-use std::path::Path;
-
 use rustc_hash::FxHashMap;
 
 mod fast;
@@ -24,7 +22,7 @@ use crate::capture::cursor::{Cursor, Short};
 use crate::capture::events::{EventBatch, EventBatchBuilder};
 use crate::capture::header::{FileFormat, Header, RecordFormat};
 use crate::capture::source::ByteStream;
-use crate::error::CaptureError;
+use crate::error::ReadError;
 use crate::stacks::{CodeObject, Frame, Location, StackTable};
 
 /// Record type bytes of header 12 and 13 (memray's `RecordType` and `AggregatedRecordType`).
@@ -175,7 +173,6 @@ pub struct Decoder {
     format: FileFormat,
     record_format: RecordFormat,
     native_traces: bool,
-    track_stacks: bool,
     // Delta-encoded fields (memray's `DeltaEncodedFields`).
     last_instruction_pointer: u64,
     /// Header 12+: the last address >> 3; header 10 and 11: the last address.
@@ -213,9 +210,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder for the records after `header`. With `track_stacks` off, frames are counted
-    /// but not interned (a faster pass for the high-water mark).
-    pub fn new(header: &Header, track_stacks: bool) -> Self {
+    /// A decoder for the records after `header`.
+    pub fn new(header: &Header) -> Self {
         let record_format = header.record_format();
         let stacks = match record_format {
             RecordFormat::CodeObject => StackTable::new(header.python_version),
@@ -225,7 +221,6 @@ impl Decoder {
             format: header.file_format,
             record_format,
             native_traces: header.native_traces,
-            track_stacks,
             last_instruction_pointer: 0,
             last_data_pointer: 0,
             last_native_frame_id: 0,
@@ -281,28 +276,21 @@ impl Decoder {
     pub fn run(
         &mut self,
         stream: &mut ByteStream<'_>,
-        path: &Path,
         sink: &mut dyn FnMut(EventBatch),
         progress: &mut dyn FnMut(u64),
-    ) -> Result<StreamEnd, CaptureError> {
+    ) -> Result<StreamEnd, ReadError> {
         use FileFormat::*;
         use RecordFormat::*;
         // The version dispatch: once per run, each arm a separate copy of the loop.
         match (self.format, self.record_format) {
             (AllAllocations, CodeObject) => {
-                self.run_with(stream, path, sink, progress, Self::step_all, Self::fast_all)
+                self.run_with(stream, sink, progress, Self::step_all, Self::fast_all)
             }
-            (AllAllocations, FrameIndex) => self.run_with(
-                stream,
-                path,
-                sink,
-                progress,
-                Self::step_all_v10,
-                no_fast_path,
-            ),
+            (AllAllocations, FrameIndex) => {
+                self.run_with(stream, sink, progress, Self::step_all_v10, no_fast_path)
+            }
             (AggregatedAllocations, CodeObject) => self.run_with(
                 stream,
-                path,
                 sink,
                 progress,
                 Self::step_aggregated::<false>,
@@ -310,7 +298,6 @@ impl Decoder {
             ),
             (AggregatedAllocations, FrameIndex) => self.run_with(
                 stream,
-                path,
                 sink,
                 progress,
                 Self::step_aggregated::<true>,
@@ -326,12 +313,11 @@ impl Decoder {
     fn run_with(
         &mut self,
         stream: &mut ByteStream<'_>,
-        path: &Path,
         sink: &mut dyn FnMut(EventBatch),
         progress: &mut dyn FnMut(u64),
         step: impl Fn(&mut Self, &mut Cursor<'_>) -> Result<Step, StepError>,
         fast: impl Fn(&mut Self, &[u8], usize) -> usize,
-    ) -> Result<StreamEnd, CaptureError> {
+    ) -> Result<StreamEnd, ReadError> {
         let end = loop {
             let window = stream.window();
             let mut c = Cursor::new(window);
@@ -367,8 +353,7 @@ impl Decoder {
                         break;
                     }
                     Err(StepError::Short(Short::Malformed(what))) => {
-                        return Err(CaptureError::Malformed {
-                            path: path.to_path_buf(),
+                        return Err(ReadError::Malformed {
                             offset: stream.offset_at(start),
                             what: what.to_string(),
                         });
@@ -406,11 +391,7 @@ impl Decoder {
             return Err(Short::Malformed(no_thread).into());
         };
         let parent = self.threads[i].frames.last().copied().unwrap_or(0);
-        let node = if self.track_stacks {
-            intern(&mut self.stacks, parent).unwrap_or(0)
-        } else {
-            0
-        };
+        let node = intern(&mut self.stacks, parent).unwrap_or(0);
         self.threads[i].frames.push(node);
         Ok(())
     }
@@ -494,17 +475,16 @@ impl Decoder {
         let linetable = c.bytes(table_len)?;
         self.last_code_firstlineno =
             (i64::from(self.last_code_firstlineno).wrapping_add(delta)) as i32;
-        if self.track_stacks {
-            self.stacks.code_objects.insert(
-                id,
-                CodeObject {
-                    function_name: String::from_utf8_lossy(function).into_owned(),
-                    filename: String::from_utf8_lossy(filename).into_owned(),
-                    firstlineno: self.last_code_firstlineno,
-                    linetable: linetable.to_vec(),
-                },
-            );
-        }
+        self.stacks.code_objects.insert(
+            id,
+            CodeObject {
+                function_name: String::from_utf8_lossy(function).into_owned(),
+                filename: String::from_utf8_lossy(filename).into_owned(),
+                firstlineno: self.last_code_firstlineno,
+                linetable: linetable.to_vec(),
+            },
+        );
+
         Ok(())
     }
 
@@ -513,10 +493,9 @@ impl Decoder {
         let index_delta = c.signed_varint()?;
         self.last_instruction_pointer = self.last_instruction_pointer.wrapping_add(ip_delta as u64);
         self.last_native_frame_id = self.last_native_frame_id.wrapping_add(index_delta as u64);
-        if self.track_stacks {
-            self.native_frames
-                .push((self.last_instruction_pointer, self.last_native_frame_id));
-        }
+        self.native_frames
+            .push((self.last_instruction_pointer, self.last_native_frame_id));
+
         Ok(())
     }
 
@@ -524,10 +503,8 @@ impl Decoder {
     /// `clearSegments`).
     fn memory_map_start(&mut self) {
         self.segment_generation += 1;
-        if self.track_stacks {
-            self.generation_starts
-                .push((self.allocations, self.segment_generation));
-        }
+        self.generation_starts
+            .push((self.allocations, self.segment_generation));
     }
 
     fn segment_header(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
@@ -544,19 +521,17 @@ impl Decoder {
             }
             let vaddr = c.u64_le()?;
             let memsz = c.varint()?;
-            if self.track_stacks {
-                segments.push((vaddr, memsz));
-            }
+            segments.push((vaddr, memsz));
+
             i += 1;
         }
-        if self.track_stacks {
-            self.image_segments.push(ImageSegments {
-                filename: String::from_utf8_lossy(filename).into_owned(),
-                addr,
-                segments,
-                generation: self.segment_generation,
-            });
-        }
+        self.image_segments.push(ImageSegments {
+            filename: String::from_utf8_lossy(filename).into_owned(),
+            addr,
+            segments,
+            generation: self.segment_generation,
+        });
+
         Ok(())
     }
 
@@ -689,23 +664,21 @@ impl Decoder {
                 self.last_python_frame_id = self.last_python_frame_id.wrapping_add(id_delta as u64);
                 // memray adds the delta to an `int`.
                 self.last_python_line = self.last_python_line.wrapping_add(line_delta as i32);
-                if self.track_stacks {
-                    let location = Location {
-                        function: String::from_utf8_lossy(function).into(),
-                        file: String::from_utf8_lossy(filename).into(),
-                        line: self.last_python_line,
-                    };
-                    if !self
-                        .stacks
-                        .indexed_frames
-                        // memray 1.7 – 1.18: flag bit 0 marks a frame that is not an entry frame.
-                        .insert(self.last_python_frame_id, location, flags & 1 == 0)
-                    {
-                        return Err(Short::Malformed(
-                            "FRAME_INDEX records of distinct frame ids (one id came twice)",
-                        )
-                        .into());
-                    }
+                let location = Location {
+                    function: String::from_utf8_lossy(function).into(),
+                    file: String::from_utf8_lossy(filename).into(),
+                    line: self.last_python_line,
+                };
+                if !self
+                    .stacks
+                    .indexed_frames
+                    // memray 1.7 – 1.18: flag bit 0 marks a frame that is not an entry frame.
+                    .insert(self.last_python_frame_id, location, flags & 1 == 0)
+                {
+                    return Err(Short::Malformed(
+                        "FRAME_INDEX records of distinct frame ids (one id came twice)",
+                    )
+                    .into());
                 }
             }
             OTHER => {
@@ -833,7 +806,7 @@ impl Decoder {
                 } else {
                     (c.varint()?, c.varint()?)
                 };
-                if self.track_stacks && self.stacks.tree.child(parent, frame_id).is_none() {
+                if self.stacks.tree.child(parent, frame_id).is_none() {
                     return Err(Short::Malformed(
                         "a PYTHON_TRACE_INDEX whose parent is a known stack",
                     )
@@ -847,22 +820,20 @@ impl Decoder {
                 let filename = c.cstr()?;
                 let line = c.i32_le()?;
                 let is_entry_frame = c.bool()?;
-                if self.track_stacks {
-                    let location = Location {
-                        function: String::from_utf8_lossy(function).into(),
-                        file: String::from_utf8_lossy(filename).into(),
-                        line,
-                    };
-                    if !self
-                        .stacks
-                        .indexed_frames
-                        .insert(frame_id, location, is_entry_frame)
-                    {
-                        return Err(Short::Malformed(
-                            "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
-                        )
-                        .into());
-                    }
+                let location = Location {
+                    function: String::from_utf8_lossy(function).into(),
+                    file: String::from_utf8_lossy(filename).into(),
+                    line,
+                };
+                if !self
+                    .stacks
+                    .indexed_frames
+                    .insert(frame_id, location, is_entry_frame)
+                {
+                    return Err(Short::Malformed(
+                        "PYTHON_FRAME_INDEX records of distinct frame ids (one id came twice)",
+                    )
+                    .into());
                 }
             }
             PYTHON_FRAME_INDEX => {
@@ -870,18 +841,16 @@ impl Decoder {
                 let code_object_id = c.varint()?;
                 let instruction_offset = c.signed_varint()? as i32;
                 let is_entry_frame = c.bool()?;
-                if self.track_stacks {
-                    let id = self.stacks.frames.register(Frame {
-                        code_object_id,
-                        instruction_offset,
-                        is_entry_frame,
-                    });
-                    if id != frame_id {
-                        return Err(Short::Malformed(
-                            "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
-                        )
-                        .into());
-                    }
+                let id = self.stacks.frames.register(Frame {
+                    code_object_id,
+                    instruction_offset,
+                    is_entry_frame,
+                });
+                if id != frame_id {
+                    return Err(Short::Malformed(
+                        "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
+                    )
+                    .into());
                 }
             }
             NATIVE_TRACE_INDEX => self.native_trace_index(c)?,

@@ -98,7 +98,7 @@ fn v10_stream() -> Vec<u8> {
 
 #[test]
 fn v10_records_decode_with_indexed_frames_and_old_allocator_ids() {
-    let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+    let mut d = Decoder::new(&header(10, FileFormat::AllAllocations));
     assert_eq!(decode(&mut d, &v10_stream()), Ok(StreamEnd::Trailer));
     let ev = events(&mut d);
     assert_eq!(ev.len(), 3);
@@ -131,33 +131,29 @@ fn v10_records_decode_with_indexed_frames_and_old_allocator_ids() {
 
 #[test]
 fn v11_uses_the_same_records_and_v12_does_not() {
-    let mut d = Decoder::new(&header(11, FileFormat::AllAllocations), true);
+    let mut d = Decoder::new(&header(11, FileFormat::AllAllocations));
     assert_eq!(decode(&mut d, &v10_stream()), Ok(StreamEnd::Trailer));
     assert_eq!(events(&mut d).len(), 3);
-    let mut d = Decoder::new(&header(12, FileFormat::AllAllocations), true);
+    let mut d = Decoder::new(&header(12, FileFormat::AllAllocations));
     assert!(decode(&mut d, &v10_stream()).is_err());
 }
 
 #[test]
-fn v10_without_a_context_switch_uses_thread_0_and_the_first_pass_skips_frames() {
+fn v10_without_a_context_switch_uses_thread_0() {
     let mut b = Vec::new();
     frame_index(&mut b, 1, "f", 1);
     b.extend([0x04, zigzag(0), 0x31, zigzag(32), 8, 0x10]); // CALLOC (old 3)
-    let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+    let mut d = Decoder::new(&header(10, FileFormat::AllAllocations));
     assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
     let ev = events(&mut d);
     assert_eq!((ev[0].tid, ev[0].allocator), (0, Allocator::Calloc));
     assert_ne!(ev[0].stack_id, 0);
-    let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), false);
-    assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
-    assert_eq!(events(&mut d)[0].stack_id, 0);
-    assert!(d.stacks.indexed_frames.is_empty());
 }
 
 #[test]
 fn v10_rejects_what_memray_rejects() {
     let reject = |bytes: &[u8]| {
-        let mut d = Decoder::new(&header(10, FileFormat::AllAllocations), true);
+        let mut d = Decoder::new(&header(10, FileFormat::AllAllocations));
         decode(&mut d, bytes)
     };
     // A frame id twice.
@@ -214,7 +210,7 @@ fn v10_aggregated_records_are_fixed_width_with_locations() {
     }
     aggregated_allocation(&mut b, 12, 2, 3); // PYMALLOC_MALLOC in the old numbering
     b.push(15);
-    let mut d = Decoder::new(&header(11, FileFormat::AggregatedAllocations), true);
+    let mut d = Decoder::new(&header(11, FileFormat::AggregatedAllocations));
     assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
     assert_eq!(d.aggregated.len(), 1);
     assert_eq!(d.aggregated[0].allocator, Allocator::PymallocMalloc);
@@ -230,12 +226,12 @@ fn v10_aggregated_records_are_fixed_width_with_locations() {
     let mut b = Vec::new();
     aggregated_allocation(&mut b, 12, 0, 1);
     b.push(15);
-    let mut d = Decoder::new(&header(12, FileFormat::AggregatedAllocations), true);
+    let mut d = Decoder::new(&header(12, FileFormat::AggregatedAllocations));
     assert_eq!(decode(&mut d, &b), Ok(StreamEnd::Trailer));
     assert_eq!(d.aggregated[0].allocator, Allocator::Valloc);
     // CODE_OBJECT and SURVIVING_OBJECT do not exist before header 12.
     for token in [13u8, 14] {
-        let mut d = Decoder::new(&header(10, FileFormat::AggregatedAllocations), true);
+        let mut d = Decoder::new(&header(10, FileFormat::AggregatedAllocations));
         assert!(decode(&mut d, &[token, 0, 0]).is_err());
     }
 }

@@ -1,6 +1,5 @@
-//! Helpers shared by the integration tests: fixture paths and running the binary.
-
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: fixture paths, running the binary, reading
+//! captures and CSV reports.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -144,4 +143,12 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
         rows.push(fields);
     }
     rows
+}
+
+/// Offset of the first record of an uncompressed capture.
+pub fn first_record_offset(path: &Path) -> usize {
+    let capture = memform::capture::CaptureFile::open(path).unwrap();
+    let mut stream = capture.stream();
+    memform::capture::read_header(&mut stream).unwrap();
+    stream.offset() as usize
 }

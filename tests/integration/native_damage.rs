@@ -8,14 +8,12 @@
 //! loads the debug information of real libraries: its peak memory is bounded here by its own,
 //! larger limit (docs/native-frames.md), measured over this binary's children only.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// memform's peak RSS on these inputs is about 90 MiB (libpython's and libc's debug
 /// information); this catches growth well beyond that.

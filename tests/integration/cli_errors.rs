@@ -1,23 +1,12 @@
 //! Every error path of the command line: the exact message, exit code 1, and no output file.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
-use memform::capture::{read_header, CaptureFile};
+use crate::common::*;
 
 const NOCOMPRESS: &str = "v1.20.0-py3.11-nocompress.bin";
 const COMPRESSED: &str = "v1.20.0-py3.11-default.bin";
 const AGGREGATED: &str = "v1.20.0-py3.11-aggregate.bin";
-
-/// Offset of the first record of an uncompressed capture.
-fn first_record_offset(path: &Path) -> usize {
-    let capture = CaptureFile::open(path).unwrap();
-    let mut stream = capture.stream();
-    read_header(&mut stream, path).unwrap();
-    stream.offset() as usize
-}
 
 /// Writes a modified copy of fixture `name` into `dir`.
 fn damaged(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {

@@ -10,16 +10,14 @@
 //! and thread from whichever member its hash map yields first; only in rows whose recorded
 //! members differ in allocator or thread is another member's value accepted.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{assert_refused_like_memray, csv_rows, files, stderr, transform_fixture};
+use crate::common::{assert_refused_like_memray, csv_rows, files, stderr, transform_fixture};
 use memform::capture::CaptureFile;
 
 fn versions_dir() -> PathBuf {
-    common::fixtures().join("versions")
+    crate::common::fixtures().join("versions")
 }
 
 /// The header version each memray release of the fixtures writes.
@@ -52,7 +50,12 @@ fn multiset(rows: &[Vec<String>]) -> BTreeMap<Vec<String>, usize> {
 
 /// Compares CSV reports as multisets of rows; returns how many rows were accepted with
 /// another member's allocator and thread.
-fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
+fn check_csv_as_multisets(
+    case: &str,
+    ours: &str,
+    theirs: &str,
+    members: Option<&[Members]>,
+) -> usize {
     let (a, b) = (csv_rows(ours), csv_rows(theirs));
     assert_eq!(a.first(), b.first(), "{case}: CSV header");
     assert_eq!(a.len(), b.len(), "{case}: row count");
@@ -71,7 +74,7 @@ fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) 
     let keys = |m: &BTreeMap<Vec<String>, usize>| {
         let mut k: Vec<_> = m
             .iter()
-            .flat_map(|(r, &n)| std::iter::repeat(key(r)).take(n))
+            .flat_map(|(r, &n)| std::iter::repeat_n(key(r), n))
             .collect();
         k.sort();
         k
@@ -212,7 +215,7 @@ fn every_older_version_fixture_matches_its_memray() {
                     .ok()
                     .map(|b| serde_json::from_slice(&b).unwrap());
                 with_members += usize::from(members.is_some());
-                ambiguous += check_csv(stem, &ours, &theirs, members.as_deref());
+                ambiguous += check_csv_as_multisets(stem, &ours, &theirs, members.as_deref());
                 csv_cases += 1;
             }
             "gprof2dot" => {

@@ -6,14 +6,12 @@
 //! of a capture); a sample of them, and every hostile case, also runs the `memform` binary to
 //! check exit codes, stderr, the output file and the child's peak memory.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::CaptureFile;
 use memform::progress::Silent;
@@ -48,9 +46,12 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
                     if format == Format::Parquet && !with_parquet {
                         continue;
                     }
-                    let mut sink = std::io::sink();
                     format
-                        .write(&mut report, &mut sink, &ParquetOptions::for_capture(path))
+                        .write(
+                            &mut report,
+                            std::io::sink(),
+                            &ParquetOptions::for_capture(path),
+                        )
                         .expect("writing to a sink cannot fail");
                 }
             }
@@ -163,7 +164,7 @@ impl Suite {
         std::fs::write(&input, bytes).unwrap();
         self.cases += 1;
         self.largest_input = self.largest_input.max(bytes.len() as u64);
-        if let Outcome::Failed(message) = run_in_process(&input, self.cases % 16 == 0) {
+        if let Outcome::Failed(message) = run_in_process(&input, self.cases.is_multiple_of(16)) {
             assert_clear_message(&message, &input, name);
         }
         if binary {
@@ -185,13 +186,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
-}
-
-fn first_record_offset(path: &Path) -> usize {
-    let capture = CaptureFile::open(path).unwrap();
-    let mut stream = capture.stream();
-    memform::capture::read_header(&mut stream, path).unwrap();
-    stream.offset() as usize
 }
 
 /// LZ4 frame blocks: `(start, end)` of each block including its 4-byte size word.

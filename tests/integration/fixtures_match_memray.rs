@@ -9,11 +9,9 @@
 //! `memform@<version>`); apart from that field they must be equal as parsed JSON and
 //! byte-identical.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 #[derive(serde::Deserialize)]
 struct Members {
@@ -21,7 +19,7 @@ struct Members {
     tids: Vec<u64>,
 }
 
-fn check_csv(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
+fn check_csv_in_order(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
     if ours == theirs {
         return 0;
     }
@@ -198,7 +196,7 @@ fn every_fixture_case_matches_memray() {
         let members: Option<Vec<Members>> = std::fs::read(&members_path)
             .ok()
             .map(|b| serde_json::from_slice(&b).unwrap());
-        check_csv(stem, &ours, &theirs, members.as_deref());
+        check_csv_in_order(stem, &ours, &theirs, members.as_deref());
     }
     eprintln!(
         "{cases} fixture cases, {identical} byte-identical \

@@ -6,11 +6,9 @@
 //!   file on failure;
 //! - `native_symbols-*` (ELF images): resolving addresses over the image must return.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Far above what any of these inputs needs in a release build (well under a second).
 const LIMIT: Duration = Duration::from_secs(20);

@@ -3,8 +3,6 @@
 //! parts the fixture comparison cannot reach), plus their command-line options.
 //! `scripts/parquet_check.sh` reads the Parquet files with pandas, polars and DuckDB.
 
-mod common;
-
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -16,7 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use common::*;
+use crate::common::*;
 
 const DEFAULT: &str = "v1.20.0-py3.11-default.bin";
 const PYALLOC: &str = "v1.20.0-py3.13-pyalloc.bin";

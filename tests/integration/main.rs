@@ -1,0 +1,23 @@
+//! memform's integration tests: one test binary (one link), a module per area, the helpers
+//! in `common`.
+//!
+//! - `fixtures_match_memray`: every committed fixture capture, in every format and report
+//!   mode, against memray 1.20's own outputs (byte-identical where memray is deterministic).
+//! - `older_versions`: captures of memray 1.7 – 1.19 against the outputs of the memray that
+//!   wrote them.
+//! - `parquet_and_speedscope`: the Parquet report against the CSV one, its metadata, codecs
+//!   and row groups; speedscope's merged samples; default output names.
+//! - `cli_errors`: every error path of the command line: message, exit code, no output.
+//! - `malformed_inputs`: damaged and hostile captures fail cleanly or report their prefix,
+//!   as memray does; truncated captures match memray.
+//! - `native_damage`: the same for `--native` captures, within a memory bound.
+//! - `fuzz_regressions`: every input the fuzzers found stays fixed.
+
+mod cli_errors;
+mod common;
+mod fixtures_match_memray;
+mod fuzz_regressions;
+mod malformed_inputs;
+mod native_damage;
+mod older_versions;
+mod parquet_and_speedscope;
