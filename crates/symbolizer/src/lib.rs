@@ -5,10 +5,13 @@
 //!
 //! - [`resolver`]: the images of each segment generation, memray's segment lookup, the
 //!   cache of answers ([`SymbolResolver`]).
-//! - [`elf_image`]: an ELF file as libbacktrace's `elf_add` loads it: symbol tables, debug
-//!   files, compressed and MiniDebugInfo sections.
-//! - [`dwarf_lookup`]: DWARF units, functions (inlined ones too) and line tables, and the
-//!   lookup of one pc in them.
+//! - [`elf_image`]: an ELF file as libbacktrace's `elf_add` loads it (over `object`'s ELF
+//!   structures): which symbol table, debug file and DWARF sections are used.
+//! - [`symbols`]: a symbol table as `elf_syminfo` searches it.
+//! - [`debug_files`]: separate debug files found by build ID or `.gnu_debuglink`.
+//! - [`compression`]: zlib/zstd compressed sections and xz MiniDebugInfo.
+//! - [`dwarf`]: DWARF units, functions (inlined ones too) and line tables read with
+//!   `gimli`, and libbacktrace's lookup of one pc in them.
 //! - [`backtrace_sort`]: libbacktrace's qsort and glibc's bsearch, whose choices among equal
 //!   addresses decide which answer memray gives.
 //! - [`bytes`]: shared byte ranges of mapped files and decompressed sections.
@@ -16,10 +19,13 @@
 
 pub mod backtrace_sort;
 pub mod bytes;
+pub mod compression;
+pub mod debug_files;
 pub mod demangle;
-pub mod dwarf_lookup;
+pub mod dwarf;
 pub mod elf_image;
 pub mod resolver;
+pub mod symbols;
 
 pub use elf_image::load_segments;
 pub use resolver::{NativeFrame, SymbolResolver};

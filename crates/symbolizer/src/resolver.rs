@@ -20,7 +20,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::demangle::demangle;
-use crate::dwarf_lookup::Lookup;
+use crate::dwarf::Lookup;
 use crate::elf_image::{elf_add_file, elf_kind, open_file, ElfKind, LoadedImage, OpenedFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
