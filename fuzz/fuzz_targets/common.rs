@@ -47,22 +47,24 @@ pub fn decode(bytes: &[u8]) {
     let _ = decoder.run(&mut stream, &mut |_| {}, &mut |_| {});
 }
 
-/// Every report mode in every format.
+/// One report mode in one format, both chosen by the input's length (so that a finding
+/// replays as a plain capture file, which tests/integration/fuzz_regressions.rs runs in every
+/// mode and format). Images named by native inputs are loaded once per process: resolution
+/// itself is fuzzed by the symbolizer's own target (crates/symbolizer/fuzz).
 pub fn transform(bytes: &[u8]) {
+    static KEEP_IMAGES: std::sync::Once = std::sync::Once::new();
+    KEEP_IMAGES.call_once(|| memform_symbolizer::keep_loaded_images(8));
     let path = scratch(bytes);
     let Ok(capture) = CaptureFile::open(&path) else { return };
-    for mode in [
+    let modes = [
         ReportMode::Peak,
         ReportMode::Leaks,
         ReportMode::Temporary { threshold: 0 },
         ReportMode::Temporary { threshold: 3 },
-    ] {
-        let Ok(mut report) = analysis::compute(&capture, mode, Options { high_water_mark: true, threads: 1 }, &mut Silent)
-        else {
-            continue;
-        };
-        for format in Format::ALL {
-            let _ = format.write(&mut report, &mut std::io::sink(), &ParquetOptions::for_capture(&path));
-        }
-    }
+    ];
+    let mode = modes[bytes.len() % modes.len()];
+    let format = Format::ALL[(bytes.len() / modes.len()) % Format::ALL.len()];
+    let options = Options { high_water_mark: true, threads: 1 };
+    let Ok(mut report) = analysis::compute(&capture, mode, options, &mut Silent) else { return };
+    let _ = format.write(&mut report, std::io::sink(), &ParquetOptions::for_capture(&path));
 }

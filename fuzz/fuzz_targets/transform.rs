@@ -1,5 +1,6 @@
 #![no_main]
-//! The whole pipeline — every report mode, every format — on arbitrary input.
+//! The whole pipeline on arbitrary input: one report mode in one format per input, chosen
+//! by its length (see `common::transform`).
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

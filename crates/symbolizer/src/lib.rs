@@ -14,6 +14,7 @@
 //!   `gimli`, and libbacktrace's lookup of one pc in them.
 //! - [`backtrace_sort`]: libbacktrace's qsort and glibc's bsearch, whose choices among equal
 //!   addresses decide which answer memray gives.
+//! - [`image_cache`]: loaded images kept across resolvers, when a program asks for it.
 //! - [`bytes`]: shared byte ranges of mapped files and decompressed sections.
 //! - [`demangle`]: C++ names as libstdc++'s `__cxa_demangle` gives them.
 
@@ -24,8 +25,10 @@ pub mod debug_files;
 pub mod demangle;
 pub mod dwarf;
 pub mod elf_image;
+pub mod image_cache;
 pub mod resolver;
 pub mod symbols;
 
 pub use elf_image::load_segments;
+pub use image_cache::keep_loaded_images;
 pub use resolver::{NativeFrame, SymbolResolver};

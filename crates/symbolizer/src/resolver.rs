@@ -15,13 +15,14 @@
 //! is what that fallback gives unless the recorded address happens to fall inside one of
 //! the reader's own mappings: the image's symbols, else `<unknown>`.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use rustc_hash::FxHashMap;
 
 use crate::demangle::demangle;
 use crate::dwarf::Lookup;
 use crate::elf_image::{elf_add_file, elf_kind, open_file, ElfKind, LoadedImage, OpenedFile};
+use crate::image_cache::{self, SharedImage};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeFrame {
@@ -33,9 +34,7 @@ pub struct NativeFrame {
 const UNKNOWN: &str = "<unknown>";
 
 /// How an image answers lookups, decided when it is first loaded.
-enum ImageKind {
-    /// Not loaded yet.
-    Pending,
+pub(crate) enum ImageKind {
     /// The file does not exist (or may not be read): libbacktrace initialises from the
     /// reader's executable instead, which knows nothing of this address.
     Missing,
@@ -55,7 +54,8 @@ enum ImageKind {
 struct Image {
     filename: Arc<str>,
     load_address: u64,
-    kind: ImageKind,
+    /// Loaded on the first lookup that lands in the image.
+    kind: Option<SharedImage>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl SymbolResolver {
                 self.images.push(Image {
                     filename: Arc::clone(&key.0),
                     load_address,
-                    kind: ImageKind::Pending,
+                    kind: None,
                 });
                 self.image_index.insert(key, index);
                 index
@@ -167,11 +167,15 @@ impl SymbolResolver {
     /// `MemorySegment::resolveIp` on an already corrected address.
     fn resolve_in_image(&mut self, image: usize, pc: u64) -> Vec<NativeFrame> {
         let image = &mut self.images[image];
-        if matches!(image.kind, ImageKind::Pending) {
-            image.kind = load_image(&image.filename, image.load_address);
-        }
-        match &mut image.kind {
-            ImageKind::Pending | ImageKind::Unresolvable => Vec::new(),
+        let (filename, load_address) = (&image.filename, image.load_address);
+        let kind = image.kind.get_or_insert_with(|| {
+            image_cache::image(filename, load_address, || {
+                load_image(filename, load_address)
+            })
+        });
+        let mut kind = kind.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *kind {
+            ImageKind::Unresolvable => Vec::new(),
             ImageKind::Missing => vec![unknown_frame(None)],
             ImageKind::Elf {
                 image,
