@@ -4,7 +4,7 @@
 //! - `transform-*` (whole captures): every format and report mode must end in exit 0 or one
 //!   error line and exit 1, without a panic, well within the time limit, and leave no output
 //!   file on failure;
-//! - `native_symbols-*` (ELF images): resolving addresses over the image must return.
+//! - `resolve-*` (ELF images, from the symbolizer's target): resolving addresses over the image must return.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ fn fuzz_findings_stay_fixed() {
                     runs += 1;
                 }
             }
-        } else if name.starts_with("native_symbols-") {
+        } else if name.starts_with("resolve-") {
             let mut resolver = memform_symbolizer::SymbolResolver::new();
             let len = std::fs::metadata(&path).unwrap().len();
             let load = 0x40_0000;
