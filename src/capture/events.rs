@@ -17,6 +17,10 @@ use crate::capture::allocator::Allocator;
 /// Events per batch.
 pub const BATCH_EVENTS: usize = 1 << 16;
 
+/// The columns' first size: they grow fourfold from here up to [`BATCH_EVENTS`], so a small
+/// capture does not pay for zeroing columns it never fills.
+const FIRST_COLUMN_EVENTS: usize = 1 << 12;
+
 /// One decoded allocation event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllocationEvent {
@@ -132,8 +136,8 @@ impl EventBatch {
     }
 }
 
-/// The columns of a batch being built, each [`BATCH_EVENTS`] long, and how many events
-/// they hold (see [`EventBatchBuilder::slots`]).
+/// The columns of a batch being built, all of one length (at most [`BATCH_EVENTS`]), and
+/// how many events they hold (see [`EventBatchBuilder::slots`]).
 pub(crate) struct Slots<'a> {
     pub tid: &'a mut [u64],
     pub address: &'a mut [u64],
@@ -168,9 +172,9 @@ impl EventBatchBuilder {
         }
     }
 
-    /// Appends one event. The columns are pre-sized to [`BATCH_EVENTS`], so this is a few
-    /// stores; the caller finishes the batch when [`EventBatchBuilder::is_full`]. Always
-    /// inlined: it is the innermost step of every allocation record.
+    /// Appends one event. The columns are pre-sized, so this is mostly a few stores; the
+    /// caller finishes the batch when [`EventBatchBuilder::is_full`]. Always inlined: it is
+    /// the innermost step of every allocation record.
     #[inline(always)]
     pub fn push(
         &mut self,
@@ -196,7 +200,10 @@ impl EventBatchBuilder {
 
     #[cold]
     fn grow(&mut self) {
-        let n = (self.tid.len() * 2).max(BATCH_EVENTS);
+        self.grow_to((self.tid.len() * 4).clamp(FIRST_COLUMN_EVENTS, BATCH_EVENTS));
+    }
+
+    fn grow_to(&mut self, n: usize) {
         self.tid.resize(n, 0);
         self.address.resize(n, 0);
         self.size.resize(n, 0);
@@ -206,19 +213,21 @@ impl EventBatchBuilder {
     }
 
     /// The columns of the batch being built, for the decoder's fast path to write events
-    /// into by index.
+    /// into by index: grown first if they are full, and then never more than
+    /// [`BATCH_EVENTS`] long.
     #[inline]
     pub(crate) fn slots(&mut self) -> Slots<'_> {
-        if self.tid.len() < BATCH_EVENTS {
+        if self.len >= self.tid.len() && self.tid.len() < BATCH_EVENTS {
             self.grow();
         }
+        let n = self.tid.len().min(BATCH_EVENTS);
         Slots {
-            tid: &mut self.tid[..BATCH_EVENTS],
-            address: &mut self.address[..BATCH_EVENTS],
-            size: &mut self.size[..BATCH_EVENTS],
-            allocator: &mut self.allocator[..BATCH_EVENTS],
-            stack_id: &mut self.stack_id[..BATCH_EVENTS],
-            native_stack_id: &mut self.native_stack_id[..BATCH_EVENTS],
+            tid: &mut self.tid[..n],
+            address: &mut self.address[..n],
+            size: &mut self.size[..n],
+            allocator: &mut self.allocator[..n],
+            stack_id: &mut self.stack_id[..n],
+            native_stack_id: &mut self.native_stack_id[..n],
             len: &mut self.len,
         }
     }
@@ -247,6 +256,7 @@ impl EventBatchBuilder {
             .as_ref()
             .and_then(|rx| rx.try_recv().ok())
             .unwrap_or_default();
+        let was_full = self.is_full();
         // Recycled columns keep their length: they are overwritten by index, not cleared.
         self.tid.truncate(self.len);
         self.address.truncate(self.len);
@@ -267,6 +277,11 @@ impl EventBatchBuilder {
             spare: None,
         };
         self.first_seq = next.first_seq + next.tid.len() as u64;
+        if was_full && self.tid.len() < BATCH_EVENTS {
+            // A capture that filled one batch fills more: the next columns start full size
+            // instead of growing again.
+            self.grow_to(BATCH_EVENTS);
+        }
         EventBatch {
             first_seq: next.first_seq,
             tid: UInt64Array::from(next.tid),

@@ -5,14 +5,13 @@
 //! than any of these records can take, so it never has to undo a record cut by the end of
 //! the window. It keeps the current thread's stack top and the batch's columns at hand
 //! instead of looking them up per record, and stops at the first record it does not take —
-//! another record type, anything malformed, a full batch — leaving that record, unconsumed,
+//! another record type, anything malformed, full columns — leaving that record, unconsumed,
 //! to the checked step function, which decodes it (or reports it) exactly as before. Both
 //! paths change the decoder's state in the same way: the fast path is an optimisation of
 //! [`Decoder::step_all`], checked against it by the tests below.
 
 use super::{record_type, Decoder};
 use crate::capture::allocator::{Allocator, AllocatorKind};
-use crate::capture::events::BATCH_EVENTS;
 use crate::stacks::Frame;
 
 /// The bytes one fast-path record can take at most: an allocation's type byte, allocator
@@ -74,7 +73,8 @@ impl Decoder {
         let slots = self.builder.slots();
         let mut len = *slots.len;
         let end = window.len().saturating_sub(MARGIN);
-        while pos < end && len < BATCH_EVENTS {
+        let capacity = slots.tid.len();
+        while pos < end && len < capacity {
             let Some(record) = window.get(pos..pos + RECORD_BYTES) else {
                 break;
             };
