@@ -7,7 +7,20 @@ use std::sync::Arc;
 
 use crate::capture::ImageSegments;
 use crate::stacks::Location;
-use memform_symbolizer::SymbolResolver;
+use memform_symbolizer::{NativeFrame, SymbolResolver};
+
+/// What turns an instruction pointer of a segment generation into frames, innermost
+/// first: the [`SymbolResolver`] over the capture's images, or (to test or fuzz the rest of
+/// native stack handling without reading ELF files) anything else.
+pub trait ResolveIp {
+    fn resolve(&mut self, ip: u64, generation: u64) -> Option<Arc<[NativeFrame]>>;
+}
+
+impl ResolveIp for SymbolResolver {
+    fn resolve(&mut self, ip: u64, generation: u64) -> Option<Arc<[NativeFrame]>> {
+        SymbolResolver::resolve(self, ip, generation)
+    }
+}
 
 /// The native stacks of one capture.
 pub struct NativeStacks {
@@ -16,8 +29,8 @@ pub struct NativeStacks {
     frames: Vec<(u64, u64)>,
     /// `(first member sequence number, generation)`, in increasing order.
     generation_starts: Vec<(u64, u64)>,
-    /// Caches its results per `(instruction pointer, generation)`.
-    resolver: SymbolResolver,
+    /// The symbol resolver of the capture's images unless replaced.
+    resolver: Box<dyn ResolveIp + Send>,
 }
 
 impl NativeStacks {
@@ -40,8 +53,14 @@ impl NativeStacks {
         NativeStacks {
             frames,
             generation_starts,
-            resolver,
+            resolver: Box::new(resolver),
         }
+    }
+
+    /// Resolves instruction pointers with `resolver` from now on, instead of the images the
+    /// capture names.
+    pub fn set_resolver(&mut self, resolver: Box<dyn ResolveIp + Send>) {
+        self.resolver = resolver;
     }
 
     /// The segment generation of the member with sequence number `seq`: that of the last
@@ -95,6 +114,33 @@ mod tests {
         assert_eq!(n.generation_of(100), 4);
         let none = NativeStacks::new(Vec::new(), &[], Vec::new());
         assert_eq!(none.generation_of(3), 0);
+    }
+
+    /// Frames named after their instruction pointer, none for odd ones.
+    struct Named;
+
+    impl ResolveIp for Named {
+        fn resolve(&mut self, ip: u64, _generation: u64) -> Option<Arc<[NativeFrame]>> {
+            (ip % 2 == 0).then(|| {
+                Arc::from(vec![NativeFrame {
+                    function: format!("f{ip:x}"),
+                    file: "lib.c".to_string(),
+                    line: 7,
+                }])
+            })
+        }
+    }
+
+    #[test]
+    fn a_replaced_resolver_answers_leaf_first() {
+        let mut n = NativeStacks::new(vec![(0x10, 0), (0x21, 1), (0x30, 2)], &[], Vec::new());
+        n.set_resolver(Box::new(Named));
+        let names: Vec<_> = n
+            .stack(3, 1)
+            .iter()
+            .map(|l| l.function.to_string())
+            .collect();
+        assert_eq!(names, ["f30", "f10"]);
     }
 
     #[test]
