@@ -121,7 +121,7 @@ mod tests {
 
     impl ResolveIp for Named {
         fn resolve(&mut self, ip: u64, _generation: u64) -> Option<Arc<[NativeFrame]>> {
-            (ip % 2 == 0).then(|| {
+            ip.is_multiple_of(2).then(|| {
                 Arc::from(vec![NativeFrame {
                     function: format!("f{ip:x}"),
                     file: "lib.c".to_string(),
