@@ -16,7 +16,7 @@ memray before 1.20 writes rows in hash-map order and, in peak and leak reports o
 captures, takes a merged row's allocator and thread from whichever member that order yields
 first. So for those reports the members of every row are stored too, in
 <capture>-<report>.members.json: a list of {stack, num_allocations, size, allocators, tids}
-computed by ../shared/corpus/replay.py under the same memray. tests/older_versions.rs compares
+computed by ../shared/corpus/replay.py under the same memray. tests/integration/older_versions.rs compares
 rows as multisets and accepts another member's allocator and thread only in rows whose
 members differ.
 
