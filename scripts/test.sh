@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked
 # The malformed-input suite runs on its own so that its case counts are printed.
 cargo test --release --locked --workspace -- --skip damaged_captures --skip hostile_headers
-cargo test --release --locked --test integration -- --nocapture damaged_captures hostile_headers
+cargo test --release --locked --workspace --test integration -- --nocapture damaged_captures hostile_headers
 if [ "${MEMFORM_SKIP_LIVE:-0}" != 1 ]; then
   bash scripts/live_check.sh
   bash scripts/parquet_check.sh
