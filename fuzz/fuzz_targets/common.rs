@@ -6,7 +6,7 @@ use std::sync::Arc;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::{read_header, CaptureFile, Decoder};
 use memform::progress::Silent;
-use memform::report::parquet::ParquetOptions;
+use memform::report::parquet::{Codec, ParquetOptions};
 use memform::report::Format;
 use memform::stacks::native_stacks::ResolveIp;
 use memform_symbolizer::NativeFrame;
@@ -99,5 +99,10 @@ pub fn transform(bytes: &[u8]) {
     if let Some(native) = report.native.as_mut() {
         native.set_resolver(Box::new(MadeUpFrames));
     }
-    let _ = format.write(&mut report, std::io::sink(), &ParquetOptions::for_capture(&path));
+    // Uncompressed: the codecs are the parquet crate's, the same for every report.
+    let parquet = ParquetOptions {
+        compression: Codec::None,
+        ..ParquetOptions::for_capture(&path)
+    };
+    let _ = format.write(&mut report, std::io::sink(), &parquet);
 }
