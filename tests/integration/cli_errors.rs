@@ -28,14 +28,7 @@ fn assert_fails(dir: &Path, input: &Path, extra: &[&str], message: &str) {
     assert_eq!(stderr(&o), format!("memform: error: {message}\n"));
     assert!(o.stdout.is_empty());
     assert!(!out.exists(), "no output file after a failure");
-    let leftovers: Vec<_> = files(dir)
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with('.') && name.ends_with(".tmp")
-        })
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_no_temporary_files(dir, message);
 }
 
 #[test]

@@ -163,3 +163,37 @@ pub fn first_record_offset(path: &Path) -> usize {
     memform::capture::read_header(&mut stream).unwrap();
     stream.offset() as usize
 }
+
+/// `memform transform FORMAT -q -o OUT INPUT`, run with [`memform_within`].
+pub fn transform_within(
+    format: &str,
+    out: &Path,
+    input: &Path,
+    limit: Duration,
+    case: &str,
+) -> Finished {
+    let args = [
+        OsStr::new("transform"),
+        OsStr::new(format),
+        OsStr::new("-q"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        input.as_os_str(),
+    ];
+    memform_within(&args, limit, case)
+}
+
+/// Fails `case` if `dir` holds a report's temporary file (`.<name>.memform-….tmp`).
+pub fn assert_no_temporary_files(dir: &Path, case: &str) {
+    let leftovers: Vec<_> = files(dir)
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp")
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{case}: temporary files left: {leftovers:?}"
+    );
+}

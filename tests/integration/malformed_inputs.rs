@@ -6,7 +6,6 @@
 //! of a capture); a sample of them, and every hostile case, also runs the `memform` binary to
 //! check exit codes, stderr, the output file and the child's peak memory.
 
-use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -98,19 +97,11 @@ fn assert_clear_message(message: &str, path: &Path, case: &str) {
 fn run_binary(input: &Path, dir: &Path, case: &str) -> u64 {
     let out = dir.join("report.csv");
     let _ = std::fs::remove_file(&out);
-    let args = [
-        OsStr::new("transform"),
-        OsStr::new("csv"),
-        OsStr::new("-q"),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        input.as_os_str(),
-    ];
     let Finished {
         code,
         stderr: err,
         max_rss,
-    } = memform_within(&args, Duration::from_secs(20), case);
+    } = transform_within("csv", &out, input, Duration::from_secs(20), case);
     match code {
         0 => {
             assert!(out.exists(), "{case}: exit 0 without a report");
@@ -128,17 +119,7 @@ fn run_binary(input: &Path, dir: &Path, case: &str) -> u64 {
         }
         other => panic!("{case}: exit code {other}: {err}"),
     }
-    let leftovers: Vec<_> = files(dir)
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with('.') && name.ends_with(".tmp")
-        })
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "{case}: temporary files left: {leftovers:?}"
-    );
+    assert_no_temporary_files(dir, case);
     max_rss
 }
 

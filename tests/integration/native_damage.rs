@@ -8,7 +8,6 @@
 //! loads the debug information of real libraries: its peak memory is bounded here by its own,
 //! larger limit (docs/native-frames.md), measured over this binary's children only.
 
-use std::ffi::OsStr;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
@@ -23,19 +22,11 @@ const PEAK_LIMIT: u64 = 192 << 20;
 /// and its peak RSS.
 fn run(input: &Path, out: &Path, format: &str, case: &str) -> (i32, u64) {
     let _ = std::fs::remove_file(out);
-    let args = [
-        OsStr::new("transform"),
-        OsStr::new(format),
-        OsStr::new("-q"),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        input.as_os_str(),
-    ];
     let Finished {
         code,
         stderr: err,
         max_rss,
-    } = memform_within(&args, Duration::from_secs(30), case);
+    } = transform_within(format, out, input, Duration::from_secs(30), case);
     match code {
         0 => assert!(out.exists(), "{case}: exit 0 without a report"),
         1 => {
