@@ -147,6 +147,23 @@ impl Suite {
         self.dir.path().join("input.bin")
     }
 
+    /// Fails if a run of the binary took more than its input and 64 MiB; prints the case
+    /// counts of `part` of the suite.
+    fn check_memory_and_report(&self, part: &str) {
+        let rss = self.peak_rss;
+        assert!(
+            rss < self.largest_input + (64 << 20),
+            "peak memory {rss} bytes on inputs of at most {} bytes",
+            self.largest_input
+        );
+        eprintln!(
+            "malformed-input suite ({part}): {} cases, {} through the binary, peak child RSS {} KiB",
+            self.cases,
+            self.binary_runs,
+            rss / 1024
+        );
+    }
+
     /// One case: `bytes` as a capture; the binary runs too when `binary` is set.
     fn case(&mut self, name: &str, bytes: &[u8], binary: bool) {
         let input = self.input();
@@ -255,18 +272,7 @@ fn damaged_captures_fail_cleanly_or_report_their_prefix() {
         }
     }
     assert!(suite.cases > 10_000, "only {} cases", suite.cases);
-    let rss = suite.peak_rss;
-    assert!(
-        rss < suite.largest_input + (64 << 20),
-        "peak memory {rss} bytes on inputs of at most {} bytes",
-        suite.largest_input
-    );
-    eprintln!(
-        "malformed-input suite (damage): {} cases, {} through the binary, peak child RSS {} KiB",
-        suite.cases,
-        suite.binary_runs,
-        rss / 1024
-    );
+    suite.check_memory_and_report("damage");
 }
 
 #[test]
@@ -356,18 +362,7 @@ fn hostile_headers_and_lengths() {
     big_block.extend(&lz4[11..]);
     suite.case("lz4 block of 2 GiB", &big_block, true);
 
-    let rss = suite.peak_rss;
-    assert!(
-        rss < suite.largest_input + (64 << 20),
-        "peak memory {rss} bytes on inputs of at most {} bytes",
-        suite.largest_input
-    );
-    eprintln!(
-        "malformed-input suite (hostile): {} cases, {} through the binary, peak child RSS {} KiB",
-        suite.cases,
-        suite.binary_runs,
-        rss / 1024
-    );
+    suite.check_memory_and_report("hostile");
     let _ = std::io::stderr().flush();
 }
 
