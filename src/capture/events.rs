@@ -14,12 +14,19 @@ use arrow_schema::{DataType, Field, Schema};
 
 use crate::capture::allocator::Allocator;
 
-/// Events per batch.
+/// Events per batch (a few under the fuzzer, whose inputs are small, so that it crosses
+/// batch boundaries too).
+#[cfg(not(fuzzing))]
 pub const BATCH_EVENTS: usize = 1 << 16;
+#[cfg(fuzzing)]
+pub const BATCH_EVENTS: usize = 1 << 7;
 
 /// The columns' first size: they grow fourfold from here up to [`BATCH_EVENTS`], so a small
 /// capture does not pay for zeroing columns it never fills.
+#[cfg(not(fuzzing))]
 const FIRST_COLUMN_EVENTS: usize = 1 << 12;
+#[cfg(fuzzing)]
+const FIRST_COLUMN_EVENTS: usize = 1 << 3;
 
 /// One decoded allocation event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,15 +17,27 @@ use crate::error::{CaptureError, Offset, ReadError};
 /// The LZ4 frame magic number, little-endian on disk.
 pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 
+// The three steps below are small under the fuzzer, whose inputs are a few KiB, so that it
+// crosses their boundaries too.
+
 /// How many decompressed bytes are requested from the LZ4 decoder at a time.
+#[cfg(not(fuzzing))]
 const LZ4_CHUNK: usize = 1 << 20;
+#[cfg(fuzzing)]
+const LZ4_CHUNK: usize = 1 << 9;
 
 /// How far the window over an uncompressed capture advances at a time.
+#[cfg(not(fuzzing))]
 const RAW_WINDOW: usize = 4 << 20;
+#[cfg(fuzzing)]
+const RAW_WINDOW: usize = 1 << 9;
 
 /// Mapped pages behind the read position are handed back to the kernel in steps of this
 /// many bytes, so resident memory does not grow with the capture (see [`PageRelease`]).
+#[cfg(not(fuzzing))]
 const RELEASE_STEP: usize = 4 << 20;
+#[cfg(fuzzing)]
+const RELEASE_STEP: usize = 4 << 10;
 
 /// No single record may be larger than this; a longer one is reported as malformed instead of
 /// growing the window without bound.
