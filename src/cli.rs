@@ -2,17 +2,16 @@
 //! `memray transform`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::analysis::{self, ReportMode};
-use crate::capture::{CaptureFile, StreamEnd};
+use crate::analysis::ReportMode;
+use crate::convert::Conversion;
 use crate::error::{CaptureError, Error};
 use crate::progress::Bar;
-use crate::report::output::PendingOutput;
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
-use crate::report::{Format, ParquetOptions};
+use crate::report::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,29 +110,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where
-/// `<name>` is the capture's file name with its suffix replaced and a `memray-` prefix
-/// dropped.
-pub fn default_output_path(results: &Path, format: Format) -> PathBuf {
-    let name = results
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // pathlib's suffix: the last dot, unless it starts the name or ends it.
-    let stem = match name.rfind('.') {
-        Some(i) if i > 0 && i < name.len() - 1 => &name[..i],
-        _ => name.as_str(),
-    };
-    let mut output = format!("{stem}{}", format.suffix());
-    if let Some(rest) = output.strip_prefix("memray-") {
-        output = rest.to_string();
-    }
-    results
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(format!("memray-{}-{output}", format.name()))
-}
-
 fn report_mode(args: &TransformArgs) -> ReportMode {
     if args.leaks {
         ReportMode::Leaks
@@ -151,8 +127,8 @@ fn report_mode(args: &TransformArgs) -> ReportMode {
 }
 
 fn transform(args: &TransformArgs) -> Result<(), Error> {
-    let format = Format::from_name(&args.format)
-        .ok_or_else(|| Error::Usage(format!("Format not supported: {}", args.format)))?;
+    let format =
+        Format::from_name(&args.format).ok_or_else(|| Error::UnknownFormat(args.format.clone()))?;
     if format != Format::Parquet {
         let misplaced = [
             ("--compression", args.compression.is_some()),
@@ -165,116 +141,26 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
             )));
         }
     }
-    if !args.results.is_file() {
-        return Err(Error::Usage(format!(
-            "No such file: {}",
-            args.results.display()
-        )));
+    let mut conversion = Conversion::new(&args.results, format);
+    if let Some(output) = &args.output {
+        conversion.output = output.clone();
     }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_output_path(&args.results, format));
-    if !args.force && output.exists() {
-        return Err(Error::Usage(format!(
-            "File already exists, will not overwrite without --force: {}",
-            output.display()
-        )));
-    }
-    if is_same_file(&output, &args.results) {
-        return Err(Error::Usage(format!(
-            "Refusing to write the report over the capture itself: {}",
-            output.display()
-        )));
-    }
-    if output.is_dir() {
-        return Err(Error::Usage(format!(
-            "Cannot write the report to {}: it is a directory",
-            output.display()
-        )));
-    }
-    let mode = report_mode(args);
-    let capture = CaptureFile::open(&args.results)?;
+    conversion.mode = report_mode(args);
+    conversion.force = args.force;
+    conversion.threads = args.threads.unwrap_or(0);
+    conversion.compression = args.compression.unwrap_or_default();
+    conversion.row_group_size = args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
+    conversion.remove_on_signal = true;
     let mut progress = Bar::for_stderr(args.quiet);
-    let options = analysis::Options {
-        high_water_mark: format.wants_high_water_mark(),
-        threads: args.threads.unwrap_or(0),
-    };
-    let mut report = analysis::compute(&capture, mode, options, progress.as_mut())?;
-    warn_about_end(&capture, &report);
-
-    let write_error = |source| Error::Write {
-        path: output.clone(),
-        source,
-    };
-    let parquet = ParquetOptions {
-        compression: args.compression.unwrap_or_default(),
-        row_group_size: args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE),
-        ..ParquetOptions::for_capture(&args.results)
-    };
-    crate::interrupt::install();
-    let mut pending = PendingOutput::create(&output).map_err(write_error)?;
-    let guard = pending.temp_path().map(crate::interrupt::guard);
-    format
-        .write(&mut report, pending.file(), &parquet)
-        .map_err(write_error)?;
-    pause_before_commit();
-    pending.commit().map_err(write_error)?;
-    drop(guard);
+    let converted = conversion.run(progress.as_mut())?;
+    if let Some(warning) = &converted.warning {
+        eprintln!("memform: warning: {warning}");
+    }
     if !args.quiet {
         let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "Wrote {}", output.display());
+        let _ = writeln!(stdout, "Wrote {}", converted.output.display());
     }
     Ok(())
-}
-
-/// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file
-/// for that long, so the tests can interrupt a run at the one moment a file exists.
-fn pause_before_commit() {
-    if let Some(ms) = std::env::var_os("MEMFORM_PAUSE_BEFORE_COMMIT_MS")
-        .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
-    {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
-}
-
-/// Whether `a` and `b` name the same existing file (device and inode).
-fn is_same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
-}
-
-/// A capture without a trailer is reported on, like memray does, from the records before
-/// the damage; say so.
-fn warn_about_end(capture: &CaptureFile, report: &analysis::Report) {
-    let where_ = |offset: u64| {
-        if capture.is_compressed() {
-            format!("decompressed byte {offset}")
-        } else {
-            format!("byte {offset}")
-        }
-    };
-    let what = match report.end {
-        StreamEnd::Trailer => return,
-        StreamEnd::Truncated { offset, mid_record } => format!(
-            "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
-            capture.path().display(),
-            where_(offset),
-            if mid_record { " inside a record" } else { "" },
-        ),
-        StreamEnd::Padding { offset } => format!(
-            "{}: zero padding at {} ends the record stream (was the process killed?)",
-            capture.path().display(),
-            where_(offset),
-        ),
-    };
-    eprintln!(
-        "memform: warning: {what}; reporting the {} allocation records before it",
-        report.total_allocations
-    );
 }
 
 impl From<std::convert::Infallible> for Error {
@@ -286,38 +172,4 @@ impl From<std::convert::Infallible> for Error {
 #[allow(dead_code)]
 fn _assert_error_is_send(e: CaptureError) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_output_names_follow_memray() {
-        let p = |s: &str, f| default_output_path(Path::new(s), f);
-        assert_eq!(
-            p("dir/run.bin", Format::Csv),
-            PathBuf::from("dir/memray-csv-run.csv")
-        );
-        assert_eq!(
-            p("memray-app.123.bin", Format::Gprof2dot),
-            PathBuf::from("memray-gprof2dot-app.123.json")
-        );
-        assert_eq!(
-            p("noext", Format::Csv),
-            PathBuf::from("memray-csv-noext.csv")
-        );
-        assert_eq!(
-            p(".hidden", Format::Csv),
-            PathBuf::from("memray-csv-.hidden.csv")
-        );
-        assert_eq!(
-            p("dir/run.bin", Format::Speedscope),
-            PathBuf::from("dir/memray-speedscope-run.speedscope.json")
-        );
-        assert_eq!(
-            p("memray-run.bin", Format::Parquet),
-            PathBuf::from("memray-parquet-run.parquet")
-        );
-    }
 }

@@ -81,6 +81,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `memray transform`'s words for a format it does not know.
+    #[error("Format not supported: {0}")]
+    UnknownFormat(String),
+    #[error("No such file: {}", .0.display())]
+    CaptureNotFound(PathBuf),
+    #[error("File already exists, will not overwrite without --force: {}", .0.display())]
+    OutputExists(PathBuf),
+    #[error("Refusing to write the report over the capture itself: {}", .0.display())]
+    OutputIsCapture(PathBuf),
+    #[error("Cannot write the report to {}: it is a directory", .0.display())]
+    OutputIsDirectory(PathBuf),
+    /// A command-line option that does not apply.
     #[error("{0}")]
     Usage(String),
 }

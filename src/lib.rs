@@ -5,12 +5,14 @@
 //! - [`stacks`] interns frames and stacks and resolves them to source locations.
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
+//! - [`convert`] turns one capture into one report file, safely.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
 pub mod analysis;
 pub mod capture;
 pub mod cli;
+pub mod convert;
 pub mod error;
 pub mod interner;
 pub mod interrupt;
