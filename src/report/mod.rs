@@ -6,9 +6,11 @@
 //! row's numbers, its thread's label and its frames — by reference. A new format needs
 //! only a writer.
 
+pub mod arrow_rows;
 pub mod csv;
 pub mod gprof2dot;
 pub mod json;
+pub mod metadata;
 pub mod output;
 pub mod parquet;
 pub mod speedscope;
