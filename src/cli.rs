@@ -89,9 +89,19 @@ fn parse_row_group_size(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line of this process and returns its exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line `args` (the program's name first) and returns the exit code: the
+/// `memform` binary, and the `memform` command of the Python wheel.
+pub fn main_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };

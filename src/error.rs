@@ -47,6 +47,25 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// Where in the capture the error is, when it is at one place.
+    pub fn offset(&self) -> Option<Offset> {
+        let byte = |byte| {
+            Some(Offset {
+                byte,
+                decompressed: false,
+            })
+        };
+        match self {
+            ReadError::Io(_) => None,
+            ReadError::NotACapture => byte(0),
+            ReadError::UnsupportedVersion { .. } => byte(7),
+            ReadError::TruncatedHeader { offset, .. } | ReadError::Malformed { offset, .. } => {
+                Some(*offset)
+            }
+            ReadError::Lz4 { offset, .. } => byte(*offset),
+        }
+    }
+
     /// This error, in the capture file `path`.
     pub fn in_file(self, path: &Path) -> CaptureError {
         CaptureError::Read {

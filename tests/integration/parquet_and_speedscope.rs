@@ -112,7 +112,7 @@ fn read_parquet(path: &Path) -> (Vec<Row>, Metadata, Groups) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     assert_eq!(
         builder.schema().fields().len(),
-        memform::report::parquet::schema().fields().len()
+        memform::report::arrow_rows::schema().fields().len()
     );
     let reader = builder.with_batch_size(5).build().unwrap();
     let mut rows = Vec::new();

@@ -1,0 +1,124 @@
+"""memform: memray capture files into reports, fast and with exactly memray's numbers.
+
+- :func:`report` gives one report's rows as a ``pyarrow.Table`` (the columns of memform's
+  Parquet reports, the capture's metadata on the schema), handed over from Rust through the
+  Arrow C data interface without a copy.
+- :func:`transform` writes a report file in any format, like ``memray transform``.
+
+Errors are exceptions: :class:`CaptureError` for a capture that cannot be read,
+``FileNotFoundError``, ``FileExistsError`` and the other ``OSError`` subclasses for files,
+``ValueError`` for arguments. A capture whose record stream ends without a trailer (the
+process was killed) is reported on from the records before it, with a
+:class:`CaptureWarning`. The GIL is released while a capture is read.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import warnings
+from typing import TYPE_CHECKING, Optional, Union
+
+from . import _memform
+from ._memform import CaptureError, ReportStream, __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow
+
+__all__ = [
+    "CaptureError",
+    "CaptureWarning",
+    "FORMATS",
+    "ReportStream",
+    "__version__",
+    "report",
+    "report_stream",
+    "transform",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The formats of :func:`transform` (and of ``memform transform``).
+FORMATS = ("gprof2dot", "csv", "speedscope", "parquet")
+
+
+class CaptureWarning(UserWarning):
+    """A capture that ends without a trailer: the report covers the records before it."""
+
+
+def _warn(message: Optional[str]) -> None:
+    if message is not None:
+        warnings.warn(message, CaptureWarning, stacklevel=3)
+
+
+def report_stream(
+    capture: PathLike,
+    *,
+    leaks: bool = False,
+    temporary_threshold: Optional[int] = None,
+) -> ReportStream:
+    """The rows of one report of ``capture`` as an Arrow stream (PyCapsule protocol).
+
+    ``pyarrow.table(s)``, ``pyarrow.RecordBatchReader.from_stream(s)``,
+    ``polars.from_arrow(s)`` and DuckDB take it as it is; :func:`report` is
+    ``pyarrow.table(report_stream(...))``.
+    """
+    stream, warning = _memform.report_stream(
+        os.fspath(capture), leaks=leaks, temporary_threshold=temporary_threshold
+    )
+    _warn(warning)
+    return stream
+
+
+def report(
+    capture: PathLike,
+    *,
+    leaks: bool = False,
+    temporary_threshold: Optional[int] = None,
+) -> "pyarrow.Table":
+    """One report of ``capture`` as a ``pyarrow.Table``, one row per report row.
+
+    The peak-memory report by default; ``leaks=True`` for memory leaks, or
+    ``temporary_threshold=N`` for temporary allocations (those freed after at most N other
+    allocations of their thread, like ``--temporary-allocation-threshold N``). The
+    columns are those of memform's Parquet reports (docs/parquet-schema.md): ``allocator``,
+    ``num_allocations``, ``size``, ``tid``, ``thread_name``, ``stack_trace`` (the strings of
+    memray's CSV report), ``frames``, ``leaf_function``, ``leaf_file``, ``leaf_line`` and
+    ``depth``; the schema's metadata holds the ``memform.*`` keys (capture, versions,
+    report, peak memory).
+    """
+    import pyarrow
+
+    return pyarrow.table(
+        report_stream(capture, leaks=leaks, temporary_threshold=temporary_threshold)
+    )
+
+
+def transform(
+    capture: PathLike,
+    format: str,
+    output: Optional[PathLike] = None,
+    *,
+    force: bool = False,
+    leaks: bool = False,
+    temporary_threshold: Optional[int] = None,
+) -> pathlib.Path:
+    """Writes one report of ``capture`` in ``format`` and returns the report's path.
+
+    ``format`` is one of :data:`FORMATS`. Without ``output``, the report goes beside the
+    capture under memray's default name (``memray-<format>-<name>``). An existing report
+    is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
+    a temporary file and renamed into place, so a failed conversion leaves nothing behind.
+    """
+    if not isinstance(format, str):
+        raise TypeError(f"format must be a str, not {type(format).__name__}")
+    path, warning = _memform.transform(
+        os.fspath(capture),
+        format,
+        None if output is None else os.fspath(output),
+        force=force,
+        leaks=leaks,
+        temporary_threshold=temporary_threshold,
+    )
+    _warn(warning)
+    return pathlib.Path(path)

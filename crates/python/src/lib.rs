@@ -1,0 +1,118 @@
+//! `memform._memform`, the compiled half of the `memform` Python package: the engine's
+//! conversions and reports, called with the GIL released. The Python half
+//! (`python/memform/__init__.py`) is the documented API; these functions are its plumbing.
+//!
+//! - [`report_stream`]: one report's rows as an Arrow stream (see [`arrow_stream`]).
+//! - [`transform`]: one capture into one report file.
+//! - [`main`]: the `memform` command line, for the wheel's `memform` command.
+//! - Errors become Python exceptions in [`errors`].
+
+mod arrow_stream;
+mod errors;
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use memform::analysis::{self, ReportMode};
+use memform::capture::CaptureFile;
+use memform::convert::{check_capture, end_warning, Conversion};
+use memform::progress::Silent;
+use memform::report::arrow_rows::{BatchCollector, DEFAULT_BATCH_ROWS};
+use memform::report::metadata::CaptureIdentity;
+use memform::report::Format;
+
+use crate::arrow_stream::ReportStream;
+use crate::errors::{to_py_err, CaptureError};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The report mode of the keyword arguments `leaks` and `temporary_threshold`.
+fn report_mode(leaks: bool, temporary_threshold: Option<u64>) -> PyResult<ReportMode> {
+    match (leaks, temporary_threshold) {
+        (true, Some(_)) => Err(PyValueError::new_err(
+            "leaks and temporary_threshold are two different reports: give one",
+        )),
+        (true, None) => Ok(ReportMode::Leaks),
+        (false, Some(threshold)) => Ok(ReportMode::Temporary { threshold }),
+        (false, None) => Ok(ReportMode::Peak),
+    }
+}
+
+/// The rows of one report of `capture` as an Arrow stream, and the warning about a
+/// capture that ends without a trailer (or `None`).
+#[pyfunction]
+#[pyo3(signature = (capture, *, leaks = false, temporary_threshold = None))]
+fn report_stream(
+    py: Python<'_>,
+    capture: PathBuf,
+    leaks: bool,
+    temporary_threshold: Option<u64>,
+) -> PyResult<(ReportStream, Option<String>)> {
+    let mode = report_mode(leaks, temporary_threshold)?;
+    let collected = py.detach(|| -> Result<_, memform::Error> {
+        check_capture(&capture)?;
+        let file = CaptureFile::open(&capture)?;
+        let options = analysis::Options {
+            high_water_mark: true,
+            threads: 0,
+        };
+        let mut report = analysis::compute(&file, mode, options, &mut Silent)?;
+        let warning = end_warning(&file, &report);
+        let mut collector = BatchCollector::new(CaptureIdentity::of(&capture), DEFAULT_BATCH_ROWS);
+        // Collecting fails only on a row group of more than 2^31 frames.
+        let collected = memform::report::write_report(&mut report, &mut collector);
+        Ok(collected.map(|()| (collector.into_batches(), warning)))
+    });
+    let ((schema, batches), warning) = collected
+        .map_err(|e| to_py_err(py, e))?
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((ReportStream::new(schema, batches), warning))
+}
+
+/// Converts `capture` into a report file in `format`; returns the report's path and the
+/// warning about a capture that ends without a trailer (or `None`).
+#[pyfunction]
+#[pyo3(signature = (capture, format, output = None, *, force = false, leaks = false, temporary_threshold = None))]
+fn transform(
+    py: Python<'_>,
+    capture: PathBuf,
+    format: &str,
+    output: Option<PathBuf>,
+    force: bool,
+    leaks: bool,
+    temporary_threshold: Option<u64>,
+) -> PyResult<(PathBuf, Option<String>)> {
+    let format = Format::from_name(format)
+        .ok_or_else(|| to_py_err(py, memform::Error::UnknownFormat(format.to_string())))?;
+    let mut conversion = Conversion::new(&capture, format);
+    if let Some(output) = output {
+        conversion.output = output;
+    }
+    conversion.mode = report_mode(leaks, temporary_threshold)?;
+    conversion.force = force;
+    let converted = py
+        .detach(|| conversion.run(&mut Silent))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok((converted.output, converted.warning))
+}
+
+/// The `memform` command line with `argv` (the program's name first); returns the exit
+/// code.
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(|| memform::cli::main_from(argv))
+}
+
+#[pymodule]
+fn _memform(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CaptureError", m.py().get_type::<CaptureError>())?;
+    m.add_class::<ReportStream>()?;
+    m.add_function(wrap_pyfunction!(report_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(transform, m)?)?;
+    m.add_function(wrap_pyfunction!(main, m)?)?;
+    Ok(())
+}
