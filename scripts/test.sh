@@ -3,8 +3,9 @@
 #  1. unit and integration tests over the committed fixtures (byte-identical to memray);
 #  2. a small live comparison: memray 1.20.0 from PyPI records the fixture workload, and
 #     ../shared/corpus/check.py compares memform with that memray's own outputs;
-#  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports.
-# MEMFORM_SKIP_LIVE=1 skips 2 and 3, the parts that need PyPI.
+#  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports;
+#  4. the Python wheel built with maturin, installed into a fresh venv, and its pytest suite.
+# MEMFORM_SKIP_LIVE=1 skips 2 to 4, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
@@ -14,4 +15,5 @@ cargo test --release --locked --workspace --test integration -- --nocapture dama
 if [ "${MEMFORM_SKIP_LIVE:-0}" != 1 ]; then
   bash scripts/live_check.sh
   bash scripts/parquet_check.sh
+  bash scripts/python_test.sh
 fi

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The Python package's tests: build the wheel with maturin, install it into a fresh venv
+# (with the test tools: pytest, polars, duckdb, dask.distributed, and memray 1.20.0 to record
+# a large capture), and run pytest over crates/python/tests there. Needs python3 (3.9+) and
+# PyPI. maturin lives in its own venv, reused while it works (MEMFORM_BUILD_VENV, default
+# ~/.cache/memform-build-venv); the test venv is made anew each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_venv=${MEMFORM_BUILD_VENV:-$HOME/.cache/memform-build-venv}
+if ! "$build_venv/bin/maturin" --version >/dev/null 2>&1; then
+  echo "python tests: making $build_venv" >&2
+  python3 -m venv --clear "$build_venv"
+  "$build_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd crates/python && "$build_venv/bin/maturin" build --release --locked -q -o "$work/dist")
+wheel=$(ls "$work"/dist/memform-*.whl)
+echo "python tests: built $(basename "$wheel")" >&2
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel" \
+  pytest polars duckdb "dask[distributed]" memray==1.20.0
+# The installed wheel is what is tested: run from the tests' folder, not the source tree.
+cd crates/python/tests
+PATH="$work/venv/bin:$PATH" "$work/venv/bin/python" -m pytest -q -p no:cacheprovider
