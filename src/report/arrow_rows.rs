@@ -380,16 +380,7 @@ mod tests {
 
     #[test]
     fn collected_batches_hold_every_row_with_the_metadata() {
-        use crate::analysis::{compute, Options, ReportMode};
-        use crate::capture::CaptureFile;
-        use crate::progress::Silent;
-        use std::path::Path;
-
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/captures/v1.20.0-py3.11-default.bin");
-        let capture = CaptureFile::open(&path).unwrap();
-        let mut report =
-            compute(&capture, ReportMode::Leaks, Options::default(), &mut Silent).unwrap();
+        let (path, mut report) = crate::report::fixture_leaks_report("v1.20.0-py3.11-default.bin");
         let rows = report.rows.num_rows();
         assert!(rows > 10);
         let mut collector = BatchCollector::new(CaptureIdentity::of(&path), 4);

@@ -186,6 +186,21 @@ pub fn thread_label(report: &Report, tid: u64) -> String {
     }
 }
 
+/// For the writers' unit tests: the leaks report of a committed fixture capture.
+#[cfg(test)]
+pub(crate) fn fixture_leaks_report(name: &str) -> (std::path::PathBuf, Report) {
+    use crate::analysis::{compute, Options, ReportMode};
+    use crate::capture::CaptureFile;
+    use crate::progress::Silent;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/captures")
+        .join(name);
+    let capture = CaptureFile::open(&path).unwrap();
+    let report = compute(&capture, ReportMode::Leaks, Options::default(), &mut Silent).unwrap();
+    (path, report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

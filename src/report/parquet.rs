@@ -228,16 +228,9 @@ mod tests {
 
     #[test]
     fn long_stack_traces_close_row_groups_early() {
-        use crate::analysis::{compute, Options, ReportMode};
-        use crate::capture::CaptureFile;
-        use crate::progress::Silent;
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/captures/v1.20.0-py3.11-default.bin");
-        let capture = CaptureFile::open(&path).unwrap();
-        let mut report =
-            compute(&capture, ReportMode::Leaks, Options::default(), &mut Silent).unwrap();
+        let (path, mut report) = crate::report::fixture_leaks_report("v1.20.0-py3.11-default.bin");
         let rows = report.rows.num_rows();
         assert!(rows > 10);
         let options = ParquetOptions::for_capture(&path);
