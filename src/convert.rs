@@ -97,14 +97,17 @@ impl Conversion {
             row_group_size: self.row_group_size,
             ..ParquetOptions::for_capture(&self.capture)
         };
-        if self.remove_on_signal {
+        // Declared before `pending`, so dropped after it: a failed write removes its
+        // temporary file while the file is still guarded.
+        let mut guard = crate::interrupt::Guard::new();
+        let create = || PendingOutput::create(&self.output);
+        let mut pending = if self.remove_on_signal {
             crate::interrupt::install();
+            crate::interrupt::create_guarded(&mut guard, create, PendingOutput::temp_path)
+        } else {
+            create()
         }
-        let mut pending = PendingOutput::create(&self.output).map_err(write_error)?;
-        let guard = match (self.remove_on_signal, pending.temp_path()) {
-            (true, Some(temp)) => Some(crate::interrupt::guard(temp)),
-            _ => None,
-        };
+        .map_err(write_error)?;
         self.format
             .write(&mut report, pending.file(), &parquet)
             .map_err(write_error)?;

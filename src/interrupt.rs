@@ -1,63 +1,248 @@
-//! Ctrl-C and termination while a report is being written: the temporary output file is
-//! removed and one line says why, so an interrupted run leaves nothing behind.
+//! Ctrl-C and termination while reports are being written: every pending temporary output
+//! file is removed and one line says why, so an interrupted run leaves nothing behind — with
+//! one report being written, or with several written at once by a batch.
 //!
-//! The handler only calls async-signal-safe functions (`unlink`, `write`, `_exit`) on a path
-//! prepared before the file was created.
+//! Pending files sit in a fixed table of slots ([`SLOTS`] atomic pointers to leaked C
+//! strings). The handler only makes async-signal-safe calls (`unlink`, `write`, `_exit`)
+//! and lock-free atomic operations. A file is created inside [`create_guarded`], with the
+//! signals blocked on the creating thread and a count of such creations raised, so that no
+//! file exists that the handler does not know of: a handler running on another thread
+//! waits until the creations in progress have registered their files, and creations that
+//! start after it began do not create anything.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::time::Duration;
 
-/// The temporary file to remove on a signal (a leaked `CString`), or null.
-static PENDING: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+/// Temporary files pending at once, at most; a further one waits for a free slot before
+/// it is created.
+pub const SLOTS: usize = 64;
+
+/// Each slot: null (free), [`reserved`] (taken, no file yet), or a leaked `CString` naming
+/// a temporary file.
+static PENDING: [AtomicPtr<libc::c_char>; SLOTS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+
+/// Files being created (inside [`create_guarded`]) and not yet registered.
+static CREATING: AtomicUsize = AtomicUsize::new(0);
+/// Set by the handler: no file may be created any more.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Several reports are written by this run (see [`set_many`]).
+static MANY: AtomicBool = AtomicBool::new(false);
+
+/// The target of [`reserved`]: a slot holding its address is taken but names no file.
+static RESERVED: libc::c_char = 0;
+
+fn reserved() -> *mut libc::c_char {
+    std::ptr::addr_of!(RESERVED).cast_mut()
+}
 
 const MESSAGE: &[u8] = b"memform: interrupted; no report was written\n";
+const MESSAGE_MANY: &[u8] = b"memform: interrupted; reports not yet finished were not written\n";
+
+const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 extern "C" fn on_signal(signal: libc::c_int) {
-    let path = PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst);
-    // SAFETY: unlink, write and _exit are async-signal-safe; `path` is a valid C string
-    // leaked by `guard` and never freed while registered.
-    unsafe {
-        if !path.is_null() {
-            libc::unlink(path);
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    // Creations in progress run on other threads (the signals are blocked on theirs) and
+    // register their files in a few system calls.
+    while CREATING.load(Ordering::SeqCst) != 0 {
+        std::hint::spin_loop();
+    }
+    for slot in &PENDING {
+        let path = slot.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        if !path.is_null() && path != reserved() {
+            // SAFETY: a valid C string leaked by `Guard::register`; whoever swaps it out
+            // of its slot owns it, and this process exits without freeing it.
+            unsafe { libc::unlink(path) };
         }
-        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+    }
+    let message = if MANY.load(Ordering::SeqCst) {
+        MESSAGE_MANY
+    } else {
+        MESSAGE
+    };
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(2, message.as_ptr().cast(), message.len());
         libc::_exit(128 + signal);
     }
 }
 
-/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once per process).
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once per process is enough).
 pub fn install() {
     // SAFETY: `on_signal` is a plain extern "C" function that only makes async-signal-safe
     // calls.
     unsafe {
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        for signal in SIGNALS {
             libc::signal(signal, on_signal as *const () as libc::sighandler_t);
         }
     }
 }
 
-/// While the returned guard lives, a signal removes `path`.
-pub fn guard(path: &Path) -> Guard {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
-    let old = PENDING.swap(c.into_raw(), Ordering::SeqCst);
-    free(old);
-    Guard
+/// Says, on an interrupt, that the reports not yet finished were not written (those
+/// finished stay), instead of that no report was.
+pub fn set_many(many: bool) {
+    MANY.store(many, Ordering::SeqCst);
 }
 
-/// Unregisters the pending file when dropped.
-pub struct Guard;
+/// Creates a temporary file with `create`, and guards the path `temp_path` gives of it:
+/// while the returned guard lives, a signal removes that file. No signal is handled on
+/// this thread meanwhile, and a handler running on another one waits for the file to be
+/// registered. Declare the guard's variable before the value's, so that it is dropped
+/// after the value (which may remove its file when dropped).
+pub fn create_guarded<T, E>(
+    guard: &mut Guard,
+    create: impl FnOnce() -> Result<T, E>,
+    temp_path: impl FnOnce(&T) -> Option<&Path>,
+) -> Result<T, E> {
+    guard.release();
+    let slot = reserve();
+    let blocked = block_signals();
+    CREATING.fetch_add(1, Ordering::SeqCst);
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The handler runs on another thread and is about to exit the process.
+        CREATING.fetch_sub(1, Ordering::SeqCst);
+        loop {
+            std::thread::park();
+        }
+    }
+    let created = create();
+    if let Ok(value) = &created {
+        if let Some(path) = temp_path(value) {
+            let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+            PENDING[slot].store(c.into_raw(), Ordering::SeqCst);
+            guard.slot = Some(slot);
+        }
+    }
+    if guard.slot.is_none() {
+        PENDING[slot].store(std::ptr::null_mut(), Ordering::SeqCst);
+    }
+    CREATING.fetch_sub(1, Ordering::SeqCst);
+    restore_signals(blocked);
+    created
+}
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        free(PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst));
+/// A slot taken for a file about to be created, waiting for one to free if all are taken.
+fn reserve() -> usize {
+    loop {
+        for (i, slot) in PENDING.iter().enumerate() {
+            if slot
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    reserved(),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_ok()
+            {
+                return i;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-fn free(ptr: *mut libc::c_char) {
-    if !ptr.is_null() {
-        // SAFETY: every non-null pointer stored in PENDING came from `CString::into_raw`.
-        drop(unsafe { CString::from_raw(ptr) });
+/// Blocks SIGINT, SIGTERM and SIGHUP on this thread; returns the previous mask.
+fn block_signals() -> Option<libc::sigset_t> {
+    // SAFETY: the sets are initialised by sigemptyset / pthread_sigmask before being read.
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        let mut old = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        for signal in SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0).then_some(old)
+    }
+}
+
+fn restore_signals(old: Option<libc::sigset_t>) {
+    if let Some(old) = old {
+        // SAFETY: `old` is the mask pthread_sigmask returned.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+}
+
+/// Unregisters its pending file, if any, when dropped (or when guarding another).
+#[derive(Debug, Default)]
+pub struct Guard {
+    slot: Option<usize>,
+}
+
+impl Guard {
+    /// A guard of nothing yet, for [`create_guarded`].
+    pub fn new() -> Guard {
+        Guard { slot: None }
+    }
+
+    fn release(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            let ptr = PENDING[slot].swap(std::ptr::null_mut(), Ordering::SeqCst);
+            if !ptr.is_null() && ptr != reserved() {
+                // SAFETY: every other non-null pointer stored in PENDING came from
+                // `CString::into_raw`, and swapping it out made it ours.
+                drop(unsafe { CString::from_raw(ptr) });
+            }
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The path in `guard`'s slot.
+    fn guarded(guard: &Guard) -> Option<String> {
+        let ptr = PENDING[guard.slot?].load(Ordering::SeqCst);
+        // SAFETY: a registered slot holds a C string until its guard is dropped.
+        (!ptr.is_null() && ptr != reserved()).then(|| {
+            unsafe { std::ffi::CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    // The only test of this binary that takes slots: the table is ours.
+    #[test]
+    fn guards_take_and_free_slots() {
+        let names: Vec<String> = (0..5).map(|i| format!("/tmp/memform-test-{i}")).collect();
+        let mut guards = Vec::new();
+        for name in &names {
+            let mut guard = Guard::new();
+            let got: Result<_, ()> =
+                create_guarded(&mut guard, || Ok(Path::new(name)), |p| Some(*p));
+            assert!(got.is_ok());
+            guards.push(guard);
+        }
+        let held: Vec<String> = guards.iter().filter_map(guarded).collect();
+        assert_eq!(held, names);
+        let slots: Vec<usize> = guards.iter().filter_map(|g| g.slot).collect();
+        let mut distinct = slots.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+
+        // A failed creation, or one with nothing to remove, holds no slot.
+        let mut failed = Guard::new();
+        let got: Result<(), &str> = create_guarded(&mut failed, || Err("no"), |_| None);
+        assert_eq!(got, Err("no"));
+        assert!(failed.slot.is_none());
+        let got: Result<(), ()> = create_guarded(&mut failed, || Ok(()), |_| None);
+        assert!(got.is_ok() && failed.slot.is_none());
+
+        drop(guards);
+        for slot in slots {
+            assert!(PENDING[slot].load(Ordering::SeqCst).is_null());
+        }
+        assert_eq!(CREATING.load(Ordering::SeqCst), 0);
     }
 }
