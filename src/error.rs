@@ -115,3 +115,35 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 }
+
+/// Why a batch of conversions does not run at all (see [`crate::batch`]): refused before
+/// anything is converted or written. What goes wrong with one capture of a running batch
+/// is that capture's [`Error`].
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Refused as it would be for a single capture (a bad format, a misplaced option), or
+    /// the output directory cannot be made.
+    #[error(transparent)]
+    Error(#[from] Error),
+    /// `--output` names one report file; a batch has several.
+    #[error("--output names one report, but {count} captures were given (use --output-dir DIR)")]
+    OutputWithManyCaptures { count: usize },
+    /// Two conversions of a batch would write the same report file.
+    #[error("{} and {} would both write {}", first.display(), second.display(), output.display())]
+    DuplicateOutput {
+        output: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// Two captures of a dataset would be the same partition (see [`crate::dataset`]).
+    #[error("{} and {} would both be partition {partition} of the dataset", first.display(), second.display())]
+    DuplicatePartition {
+        /// `capture=<value>`.
+        partition: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// The threads of a batch could not be started.
+    #[error("cannot start {jobs} jobs: {message}")]
+    Jobs { jobs: usize, message: String },
+}

@@ -6,13 +6,17 @@
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
 //! - [`convert`] turns one capture into one report file, safely.
+//! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
+//!   partitions in a Hive-partitioned Parquet dataset.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
 pub mod analysis;
+pub mod batch;
 pub mod capture;
 pub mod cli;
 pub mod convert;
+pub mod dataset;
 pub mod error;
 pub mod interner;
 pub mod interrupt;
@@ -20,4 +24,4 @@ pub mod progress;
 pub mod report;
 pub mod stacks;
 
-pub use error::{CaptureError, Error, ReadError};
+pub use error::{BatchError, CaptureError, Error, ReadError};
