@@ -1,15 +1,17 @@
 //! The `memform` command line: `memform transform <format> …`, compatible with
-//! `memray transform`.
+//! `memray transform`: argument parsing, and the lines printed. One capture converts as
+//! memray's does; several (or `--output-dir`, `--dataset`) make a batch ([`crate::batch`]).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::ReportMode;
-use crate::convert::Conversion;
-use crate::error::{CaptureError, Error};
-use crate::progress::Bar;
+use crate::batch::{output_in_dir, Batch};
+use crate::convert::{Conversion, Converted};
+use crate::error::{BatchError, CaptureError, Error};
+use crate::progress::{Bar, Progress, SharedBar};
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::Format;
 
@@ -35,11 +37,23 @@ enum Command {
 struct TransformArgs {
     /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, parquet
     format: String,
-    /// Results of the tracker run (a memray capture file)
-    results: PathBuf,
-    /// Output file name
+    /// Results of the tracker run (memray capture files; several are converted side by
+    /// side, each into its own report)
+    #[arg(required = true, value_name = "RESULTS")]
+    results: Vec<PathBuf>,
+    /// Output file name (one capture only)
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Write each report into DIR (created if missing), under its default file name
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Parquet only: write the reports as one Hive-partitioned dataset,
+    /// DIR/capture=<name>/part-0.parquet (<name>: the capture's file name without suffix)
+    #[arg(long, value_name = "DIR")]
+    dataset: Option<PathBuf>,
+    /// Captures converted at once [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    jobs: Option<usize>,
     /// If the output file already exists, overwrite it
     #[arg(short, long)]
     force: bool,
@@ -82,6 +96,13 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive number of jobs, got {s:?}")),
+    }
+}
+
 fn parse_row_group_size(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -110,13 +131,19 @@ where
         }
     };
     match cli.command {
-        Command::Transform(args) => match transform(&args) {
-            Ok(()) => 0,
-            Err(e) => {
+        Command::Transform(args) => {
+            let batch =
+                args.results.len() > 1 || args.output_dir.is_some() || args.dataset.is_some();
+            let result = if batch {
+                transform_many(&args)
+            } else {
+                transform(&args).map(|()| 0).map_err(BatchError::from)
+            };
+            result.unwrap_or_else(|e| {
                 eprintln!("memform: error: {e}");
                 1
-            }
-        },
+            })
+        }
     }
 }
 
@@ -136,13 +163,15 @@ fn report_mode(args: &TransformArgs) -> ReportMode {
     }
 }
 
-fn transform(args: &TransformArgs) -> Result<(), Error> {
+/// The format, and the parquet-only options refused for another.
+fn checked_format(args: &TransformArgs) -> Result<Format, Error> {
     let format =
         Format::from_name(&args.format).ok_or_else(|| Error::UnknownFormat(args.format.clone()))?;
     if format != Format::Parquet {
         let misplaced = [
             ("--compression", args.compression.is_some()),
             ("--row-group-size", args.row_group_size.is_some()),
+            ("--dataset", args.dataset.is_some()),
         ];
         if let Some((flag, _)) = misplaced.iter().find(|(_, given)| *given) {
             return Err(Error::Usage(format!(
@@ -151,26 +180,140 @@ fn transform(args: &TransformArgs) -> Result<(), Error> {
             )));
         }
     }
-    let mut conversion = Conversion::new(&args.results, format);
-    if let Some(output) = &args.output {
-        conversion.output = output.clone();
-    }
+    Ok(format)
+}
+
+/// The conversion of `capture` with the options given, into its default output.
+fn conversion(args: &TransformArgs, capture: &Path, format: Format) -> Conversion {
+    let mut conversion = Conversion::new(capture, format);
     conversion.mode = report_mode(args);
     conversion.force = args.force;
     conversion.threads = args.threads.unwrap_or(0);
     conversion.compression = args.compression.unwrap_or_default();
     conversion.row_group_size = args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
     conversion.remove_on_signal = true;
+    conversion
+}
+
+/// One capture, as memray converts it.
+fn transform(args: &TransformArgs) -> Result<(), Error> {
+    let format = checked_format(args)?;
+    let [capture] = args.results.as_slice() else {
+        return Err(Error::Usage("expected one capture".to_string()));
+    };
+    let mut conversion = conversion(args, capture, format);
+    if let Some(output) = &args.output {
+        conversion.output = output.clone();
+    }
     let mut progress = Bar::for_stderr(args.quiet);
     let converted = conversion.run(progress.as_mut())?;
+    print_converted(&converted, args.quiet);
+    Ok(())
+}
+
+/// Its warning, if any, on stderr; the `Wrote` line on stdout.
+fn print_converted(converted: &Converted, quiet: bool) {
     if let Some(warning) = &converted.warning {
         eprintln!("memform: warning: {warning}");
     }
-    if !args.quiet {
+    if !quiet {
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "Wrote {}", converted.output.display());
     }
-    Ok(())
+}
+
+/// The batch the arguments ask for, or the usage error that stops it before it runs.
+fn plan(args: &TransformArgs, format: Format) -> Result<Batch, BatchError> {
+    let conflicts = [
+        (
+            "--dataset",
+            args.dataset.is_some(),
+            "--output",
+            args.output.is_some(),
+        ),
+        (
+            "--dataset",
+            args.dataset.is_some(),
+            "--output-dir",
+            args.output_dir.is_some(),
+        ),
+        (
+            "--output",
+            args.output.is_some(),
+            "--output-dir",
+            args.output_dir.is_some(),
+        ),
+    ];
+    if let Some((a, _, b, _)) = conflicts.iter().find(|(_, x, _, y)| *x && *y) {
+        return Err(Error::Usage(format!("{a} cannot be used with {b}")).into());
+    }
+    if args.output.is_some() {
+        return Err(BatchError::OutputWithManyCaptures {
+            count: args.results.len(),
+        });
+    }
+    if args.dataset.is_some() {
+        crate::dataset::check_partitions(&args.results)?;
+    }
+    let conversions = args
+        .results
+        .iter()
+        .map(|capture| {
+            let mut conversion = conversion(args, capture, format);
+            if let Some(dir) = &args.dataset {
+                conversion.output = crate::dataset::part_path(dir, capture);
+            } else if let Some(dir) = &args.output_dir {
+                conversion.output = output_in_dir(dir, capture, format);
+            }
+            conversion
+        })
+        .collect();
+    let batch = Batch {
+        conversions,
+        jobs: args.jobs.unwrap_or(0),
+        create_dirs: args.dataset.is_some(),
+    };
+    batch.check()?;
+    Ok(batch)
+}
+
+/// Several captures (or one into `--output-dir` / `--dataset`): each finished one's lines
+/// as it finishes, one error line for each that failed, a summary line; exit status 1 if
+/// any failed.
+fn transform_many(args: &TransformArgs) -> Result<i32, BatchError> {
+    let format = checked_format(args)?;
+    let batch = plan(args, format)?;
+    if let Some(dir) = args.dataset.as_ref().or(args.output_dir.as_ref()) {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    crate::interrupt::set_many(true);
+    let sizes = batch
+        .conversions
+        .iter()
+        .map(|c| std::fs::metadata(&c.capture).map_or(0, |m| m.len()))
+        .collect();
+    let bar = SharedBar::for_stderr(args.quiet, sizes);
+    let mut done = 0;
+    let results = batch.run(
+        &|index| Box::new(bar.job(index)) as Box<dyn Progress>,
+        |_, result| {
+            bar.suspend(|| match result {
+                Ok(converted) => print_converted(converted, args.quiet),
+                Err(e) => eprintln!("memform: error: {e}"),
+            });
+            done += 1;
+            bar.set_done(done);
+        },
+    )?;
+    bar.finish();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 || !args.quiet {
+        eprintln!("{} converted, {failed} failed", results.len() - failed);
+    }
+    Ok(i32::from(failed > 0))
 }
 
 impl From<std::convert::Infallible> for Error {

@@ -7,12 +7,15 @@
 //!   wrote them.
 //! - `parquet_and_speedscope`: the Parquet report against the CSV one, its metadata, codecs
 //!   and row groups; speedscope's merged samples; default output names.
+//! - `batch`: many captures in one run (`--output-dir`, `--dataset`, `--jobs`): each report
+//!   equal to its capture's alone, one error line per bad capture, the summary line.
 //! - `cli_errors`: every error path of the command line: message, exit code, no output.
 //! - `malformed_inputs`: damaged and hostile captures fail cleanly or report their prefix,
 //!   as memray does; truncated captures match memray.
 //! - `native_damage`: the same for `--native` captures, within a memory bound.
 //! - `fuzz_regressions`: every input the fuzzers found stays fixed.
 
+mod batch;
 mod cli_errors;
 mod common;
 mod fixtures_match_memray;
