@@ -99,49 +99,75 @@ pub fn create_guarded<T, E>(
     temp_path: impl FnOnce(&T) -> Option<&Path>,
 ) -> Result<T, E> {
     guard.release();
-    let slot = reserve();
-    let blocked = block_signals();
-    CREATING.fetch_add(1, Ordering::SeqCst);
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        // The handler runs on another thread and is about to exit the process.
-        CREATING.fetch_sub(1, Ordering::SeqCst);
-        loop {
-            std::thread::park();
-        }
-    }
+    let slot = Reserved::take();
+    let section = Section::enter();
     let created = create();
-    if let Ok(value) = &created {
-        if let Some(path) = temp_path(value) {
-            let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
-            PENDING[slot].store(c.into_raw(), Ordering::SeqCst);
-            guard.slot = Some(slot);
-        }
+    if let Some(path) = created.as_ref().ok().and_then(temp_path) {
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+        PENDING[slot.0].store(c.into_raw(), Ordering::SeqCst);
+        guard.slot = Some(slot.0);
+        std::mem::forget(slot);
     }
-    if guard.slot.is_none() {
-        PENDING[slot].store(std::ptr::null_mut(), Ordering::SeqCst);
-    }
-    CREATING.fetch_sub(1, Ordering::SeqCst);
-    restore_signals(blocked);
+    drop(section);
     created
 }
 
-/// A slot taken for a file about to be created, waiting for one to free if all are taken.
-fn reserve() -> usize {
-    loop {
-        for (i, slot) in PENDING.iter().enumerate() {
-            if slot
-                .compare_exchange(
-                    std::ptr::null_mut(),
-                    reserved(),
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                )
-                .is_ok()
-            {
-                return i;
+/// A slot taken for a file about to be created; freed when dropped, unless forgotten once
+/// it names the file.
+struct Reserved(usize);
+
+impl Reserved {
+    /// Takes a free slot, waiting for one if all are taken.
+    fn take() -> Reserved {
+        loop {
+            for (i, slot) in PENDING.iter().enumerate() {
+                let free = std::ptr::null_mut();
+                if slot
+                    .compare_exchange(free, reserved(), Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    return Reserved(i);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        PENDING[self.0].store(std::ptr::null_mut(), Ordering::SeqCst);
+    }
+}
+
+/// The creation of a file: the signals blocked on this thread and [`CREATING`] raised,
+/// both undone when dropped.
+struct Section {
+    blocked: Option<libc::sigset_t>,
+}
+
+impl Section {
+    /// Enters, unless the handler already runs on another thread: then this thread waits
+    /// for it to exit the process.
+    fn enter() -> Section {
+        let section = Section {
+            blocked: block_signals(),
+        };
+        CREATING.fetch_add(1, Ordering::SeqCst);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            drop(section);
+            loop {
+                std::thread::park();
             }
         }
-        std::thread::sleep(Duration::from_millis(1));
+        section
+    }
+}
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        CREATING.fetch_sub(1, Ordering::SeqCst);
+        restore_signals(self.blocked);
     }
 }
 
