@@ -20,8 +20,11 @@ scripts/parquet_check.sh makes such a venv. For every fixture capture and report
 - the three example queries of docs/parquet-schema.md, run as written there, return the top
   rows computed from the CSV reports (ties may come in any order).
 
-Then every codec with a small row-group size (several row groups). Prints one line per failure
-and `parquet: P passed, F failed`; exits 1 on any failure.
+Then every codec with a small row-group size (several row groups), and a `--dataset` of every
+fixture capture under names that need percent-encoding, read by DuckDB, polars and pyarrow as one
+Hive-partitioned table: its `capture` column the file names' stems, decoded, each capture's rows
+those of its CSV report. Prints one line per failure and `parquet: P passed, F failed`; exits 1
+on any failure.
 """
 import argparse
 import csv
@@ -43,6 +46,7 @@ import duckdb
 import lz4.frame
 import pandas as pd
 import polars as pl
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from memray import FileReader
 
@@ -82,6 +86,46 @@ def expect(cond, message):
 def run_memform(opts, fmt, out, capture, *flags):
     cmd = [opts.memform, "transform", fmt, "-q", "-f", "-o", str(out), *flags, str(capture)]
     return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def check_dataset(opts, captures, work):
+    """`--dataset` of every capture, renamed to need escaping, read back by three readers."""
+    oddities = [" 1", "=x", "%", "#?", "+é", "\\", "\t", "日"]
+    caps = work / "dataset-captures"
+    caps.mkdir()
+    copies = {}
+    for i, capture in enumerate(captures):
+        copy = caps / f"{capture.stem}{oddities[i % len(oddities)]}.bin"
+        shutil.copy(capture, copy)
+        copies[copy.stem] = copy
+    folder = work / "dataset"
+    cmd = [opts.memform, "transform", "parquet", "-q", "--dataset", str(folder), *map(str, copies.values())]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    expect(p.returncode == 0, f"--dataset exit {p.returncode}: {p.stderr.strip()}")
+    expected = {}
+    for name, copy in copies.items():
+        out = work / "dataset.csv"
+        c = run_memform(opts, "csv", out, copy)
+        expect(c.returncode == 0, f"{name}: csv exit {c.returncode}: {c.stderr.strip()}")
+        expected[name] = sorted((r[0], int(r[1]), int(r[2]), int(r[3]) % (1 << 64), r[4], r[5]) for r in read_csv(out))
+    columns = ["capture", "allocator", "num_allocations", "size", "tid", "thread_name", "stack_trace"]
+    read = {
+        "duckdb": lambda: duckdb.sql(
+            f"SELECT {', '.join(columns)} FROM read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"
+        ).fetchall(),
+        "polars": lambda: pl.scan_parquet(folder, hive_partitioning=True).select(columns).collect().rows(),
+        "pyarrow": lambda: [
+            tuple(r[c] for c in columns)
+            for r in pads.dataset(folder, format="parquet", partitioning="hive").to_table(columns=columns).to_pylist()
+        ],
+    }
+    for reader, rows in read.items():
+        got = defaultdict(list)
+        for row in rows():
+            got[row[0]].append(tuple(row[1:]))
+        expect(set(got) == set(expected), f"{reader}: captures {sorted(set(got) ^ set(expected))} differ")
+        for name, want in expected.items():
+            expect(sorted(got[name]) == want, f"{reader}: capture {name!r}: rows differ from its CSV report")
 
 
 # ---------------------------------------------------------------- independent expectations
@@ -495,6 +539,8 @@ def main():
                     check_metadata(out_pq, expected_metadata(opts, capture, "leaks", facts[capture]))
 
                 case(name, codec_case)
+
+        case("--dataset of every capture, read as one table", check_dataset, opts, captures, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
