@@ -4,6 +4,7 @@
 //!
 //! - [`report_stream`]: one report's rows as an Arrow stream (see [`arrow_stream`]).
 //! - [`transform`]: one capture into one report file.
+//! - [`dataset_part`]: a capture's file in a Hive-partitioned dataset.
 //! - [`main`]: the `memform` command line, for the wheel's `memform` command.
 //! - Errors become Python exceptions in [`errors`].
 
@@ -99,6 +100,13 @@ fn transform(
     Ok((converted.output, converted.warning))
 }
 
+/// Where `capture`'s report goes in the Hive-partitioned dataset `dataset` (the rule of
+/// `memform transform parquet ... --dataset`).
+#[pyfunction]
+fn dataset_part(dataset: PathBuf, capture: PathBuf) -> std::ffi::OsString {
+    memform::dataset::part_path(&dataset, &capture).into_os_string()
+}
+
 /// The `memform` command line with `argv` (the program's name first); returns the exit
 /// code.
 #[pyfunction]
@@ -113,6 +121,7 @@ fn _memform(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ReportStream>()?;
     m.add_function(wrap_pyfunction!(report_stream, m)?)?;
     m.add_function(wrap_pyfunction!(transform, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset_part, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     Ok(())
 }

@@ -133,7 +133,12 @@ def test_frames_leaf_and_depth_describe_the_stack_trace():
 
 def test_a_killed_capture_warns_and_reports_the_records_before_the_end():
     capture = EXPECTED.parent / "captures" / "v1.20.0-py3.11-killed.bin"
-    with pytest.warns(memform.CaptureWarning, match="without a trailer"):
+    with pytest.warns(memform.CaptureWarning, match="without a trailer") as caught:
         table = memform.report(capture)
+    # The warning points at the caller's line, not into memform.
+    assert caught[0].filename == __file__
+    with pytest.warns(memform.CaptureWarning) as caught:
+        memform.report_stream(capture)
+    assert caught[0].filename == __file__
     expected = csv_rows(EXPECTED / "v1.20.0-py3.11-killed-csv-peak.csv")
     assert [r[1:] for r in table_rows(table)] == [r[1:] for r in expected]

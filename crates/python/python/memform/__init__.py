@@ -4,6 +4,8 @@
   Parquet reports, the capture's metadata on the schema), handed over from Rust through the
   Arrow C data interface without a copy.
 - :func:`transform` writes a report file in any format, like ``memray transform``.
+- :func:`dataset_part` says where a capture's report goes in a Hive-partitioned dataset
+  (the layout of ``memform transform parquet CAPTURE... --dataset DIR``).
 
 Errors are exceptions: :class:`CaptureError` for a capture that cannot be read,
 ``FileNotFoundError``, ``FileExistsError`` and the other ``OSError`` subclasses for files,
@@ -31,6 +33,7 @@ __all__ = [
     "FORMATS",
     "ReportStream",
     "__version__",
+    "dataset_part",
     "report",
     "report_stream",
     "transform",
@@ -89,9 +92,11 @@ def report(
     """
     import pyarrow
 
-    return pyarrow.table(
-        report_stream(capture, leaks=leaks, temporary_threshold=temporary_threshold)
+    stream, warning = _memform.report_stream(
+        os.fspath(capture), leaks=leaks, temporary_threshold=temporary_threshold
     )
+    _warn(warning)
+    return pyarrow.table(stream)
 
 
 def transform(
@@ -122,3 +127,12 @@ def transform(
     )
     _warn(warning)
     return pathlib.Path(path)
+
+
+def dataset_part(dataset: PathLike, capture: PathLike) -> pathlib.Path:
+    """Where ``capture``'s Parquet report goes in the Hive-partitioned dataset ``dataset``:
+    ``<dataset>/capture=<name>/part-0.parquet``, ``<name>`` being the capture's file name
+    without its last suffix, every byte but letters, digits and ``-._~`` escaped as ``%XX``
+    (as pyarrow escapes partition values). The same rule as
+    ``memform transform parquet CAPTURE... --dataset DIR``."""
+    return pathlib.Path(_memform.dataset_part(os.fspath(dataset), os.fspath(capture)))
