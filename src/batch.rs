@@ -1,8 +1,9 @@
-//! Many captures, each into its own report, converted side by side: a list of
-//! [`Conversion`]s run on a rayon pool of `jobs` threads, with one result per capture in
-//! input order and a callback, on the calling thread, as each one finishes. One capture
-//! failing does not stop the others. Also the checks a batch makes before anything runs
-//! (no two conversions write the same file) and where `--output-dir` puts a report.
+//! Many captures, each into its own reports (one per format of its [`Conversion`]),
+//! converted side by side: a list of conversions run on a rayon pool of `jobs` threads,
+//! with one result per capture in input order and a callback, on the calling thread, as
+//! each one finishes. One capture failing does not stop the others. Also the checks a
+//! batch makes before anything runs (no two reports are the same file) and where
+//! `--output-dir` puts a report.
 //! The command line's batch mode and the Python module both convert through [`Batch`].
 
 use std::collections::HashMap;
@@ -49,20 +50,22 @@ impl Batch {
         jobs.min(self.conversions.len()).max(1)
     }
 
-    /// The check made before anything runs: no two conversions write the same report
-    /// ([`BatchError::DuplicateOutput`]).
+    /// The check made before anything runs: no two reports, of one conversion or of
+    /// two, are the same file ([`BatchError::DuplicateOutput`]).
     pub fn check(&self) -> Result<(), BatchError> {
         let mut seen: HashMap<PathBuf, &Conversion> = HashMap::new();
         for conversion in &self.conversions {
-            let key = identity(&conversion.output);
-            if let Some(first) = seen.get(&key) {
-                return Err(BatchError::DuplicateOutput {
-                    output: conversion.output.clone(),
-                    first: first.capture.clone(),
-                    second: conversion.capture.clone(),
-                });
+            for target in &conversion.targets {
+                let key = identity(&target.output);
+                if let Some(first) = seen.get(&key) {
+                    return Err(BatchError::DuplicateOutput {
+                        output: target.output.clone(),
+                        first: first.capture.clone(),
+                        second: conversion.capture.clone(),
+                    });
+                }
+                seen.insert(key, conversion);
             }
-            seen.insert(key, conversion);
         }
         Ok(())
     }
@@ -122,16 +125,22 @@ impl Batch {
         if jobs > 1 && conversion.threads == 0 {
             conversion.threads = 1;
         }
-        let made = if self.create_dirs {
+        let mut made = Vec::new();
+        if self.create_dirs {
             conversion.check()?;
-            make_parent(&conversion.output)?
-        } else {
-            None
-        };
+            for target in &conversion.targets {
+                match make_parent(&target.output) {
+                    Ok(dir) => made.extend(dir),
+                    Err(e) => {
+                        remove_empty(&made);
+                        return Err(e);
+                    }
+                }
+            }
+        }
         let result = conversion.run(progress.as_mut());
-        if let (Err(_), Some(dir)) = (&result, made) {
-            // Only if still empty: nothing else of anyone's is removed.
-            let _ = std::fs::remove_dir(dir);
+        if !result.as_ref().is_ok_and(Converted::is_complete) {
+            remove_empty(&made);
         }
         result
     }
@@ -144,6 +153,13 @@ pub fn output_in_dir(dir: &Path, capture: &Path, format: Format) -> PathBuf {
     match default.file_name() {
         Some(name) => dir.join(name),
         None => dir.join(default),
+    }
+}
+
+/// Removes those of `dirs` that are empty: nothing else of anyone's is removed.
+fn remove_empty(dirs: &[PathBuf]) {
+    for dir in dirs {
+        let _ = std::fs::remove_dir(dir);
     }
 }
 
@@ -209,11 +225,11 @@ mod tests {
             batch.check().unwrap_err().to_string(),
             "run.bin and ./run.bin would both write ./memray-csv-run.csv"
         );
-        batch.conversions[1].output = PathBuf::from("other.csv");
+        batch.conversions[1].targets[0].output = PathBuf::from("other.csv");
         assert!(batch.check().is_ok());
-        batch.conversions[1].output = PathBuf::from("x/../memray-csv-run.csv");
+        batch.conversions[1].targets[0].output = PathBuf::from("x/../memray-csv-run.csv");
         assert!(batch.check().is_ok(), "x does not exist: not the same file");
-        batch.conversions[1].output = PathBuf::from("src/../memray-csv-run.csv");
+        batch.conversions[1].targets[0].output = PathBuf::from("src/../memray-csv-run.csv");
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         if std::env::current_dir().is_ok_and(|d| d == here) {
             assert!(batch.check().is_err(), "src/.. is .");
@@ -260,7 +276,10 @@ mod tests {
         assert_eq!(results.len(), 5);
         for (i, r) in results.iter().enumerate() {
             match r {
-                Ok(c) => assert_eq!(c.output, default_output_path(&captures[i], Format::Csv)),
+                Ok(c) => assert_eq!(
+                    c.written().collect::<Vec<_>>(),
+                    [default_output_path(&captures[i], Format::Csv)]
+                ),
                 Err(e) => {
                     assert_eq!(i, 3);
                     assert!(matches!(e, Error::CaptureNotFound(_)));

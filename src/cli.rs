@@ -1,6 +1,8 @@
 //! The `memform` command line: `memform transform <format> …`, compatible with
 //! `memray transform`: argument parsing, and the lines printed. One capture converts as
 //! memray's does; several (or `--output-dir`, `--dataset`) make a batch ([`crate::batch`]).
+//! A comma-separated list of formats converts each capture once into each format
+//! ([`Conversion::with_formats`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,12 +10,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::ReportMode;
-use crate::batch::{output_in_dir, Batch};
-use crate::convert::{Conversion, Converted};
+use crate::batch::Batch;
+use crate::convert::{parse_formats, Conversion, Converted};
 use crate::error::{BatchError, CaptureError, Error};
 use crate::progress::{Bar, Progress, SharedBar};
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
-use crate::report::Format;
+use crate::report::{FoldedValue, Format};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,13 +37,16 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("report").multiple(false).args(["leaks", "temporary_allocation_threshold", "temporary_allocations"])))]
 struct TransformArgs {
-    /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, parquet
+    /// Format to use for the report, or a comma-separated list of formats (one read of the
+    /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
+    /// folded
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
     #[arg(required = true, value_name = "RESULTS")]
     results: Vec<PathBuf>,
-    /// Output file name (one capture only)
+    /// Output file name (one capture only); with several formats, the directory that
+    /// receives their reports under their default names
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Write each report into DIR (created if missing), under its default file name
@@ -80,6 +85,14 @@ struct TransformArgs {
     /// Parquet only: rows per row group [default: 65536]
     #[arg(long, value_name = "N", value_parser = parse_row_group_size)]
     row_group_size: Option<usize>,
+    /// Folded only: what a stack's value is, its bytes or its allocation count
+    /// [default: bytes]
+    #[arg(long, value_name = "bytes|count", value_parser = parse_folded_value)]
+    folded_value: Option<FoldedValue>,
+}
+
+fn parse_folded_value(s: &str) -> Result<FoldedValue, String> {
+    FoldedValue::from_name(s).ok_or_else(|| format!("expected bytes or count, got {s:?}"))
 }
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
@@ -137,7 +150,7 @@ where
             let result = if batch {
                 transform_many(&args)
             } else {
-                transform(&args).map(|()| 0).map_err(BatchError::from)
+                transform(&args).map_err(BatchError::from)
             };
             result.unwrap_or_else(|e| {
                 eprintln!("memform: error: {e}");
@@ -163,67 +176,110 @@ fn report_mode(args: &TransformArgs) -> ReportMode {
     }
 }
 
-/// The format, and the parquet-only options refused for another.
-fn checked_format(args: &TransformArgs) -> Result<Format, Error> {
-    let format =
-        Format::from_name(&args.format).ok_or_else(|| Error::UnknownFormat(args.format.clone()))?;
-    if format != Format::Parquet {
-        let misplaced = [
-            ("--compression", args.compression.is_some()),
-            ("--row-group-size", args.row_group_size.is_some()),
-            ("--dataset", args.dataset.is_some()),
-        ];
-        if let Some((flag, _)) = misplaced.iter().find(|(_, given)| *given) {
+/// The formats, and the options of one format refused for a list that lacks it.
+fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
+    let formats = parse_formats(&args.format)?;
+    let names = || {
+        let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+        names.join(",")
+    };
+    let options = [
+        ("--compression", args.compression.is_some(), Format::Parquet),
+        (
+            "--row-group-size",
+            args.row_group_size.is_some(),
+            Format::Parquet,
+        ),
+        ("--dataset", args.dataset.is_some(), Format::Parquet),
+        (
+            "--folded-value",
+            args.folded_value.is_some(),
+            Format::Folded,
+        ),
+    ];
+    for (flag, given, format) in options {
+        if given && !formats.contains(&format) {
             return Err(Error::Usage(format!(
-                "{flag} applies only to the parquet format, not {}",
-                format.name()
+                "{flag} applies only to the {} format, not {}",
+                format.name(),
+                names()
             )));
         }
     }
-    Ok(format)
+    if args.dataset.is_some() && formats.len() > 1 {
+        return Err(Error::Usage(format!(
+            "--dataset writes the parquet format alone, not {}",
+            names()
+        )));
+    }
+    Ok(formats)
 }
 
-/// The conversion of `capture` with the options given, into its default output.
-fn conversion(args: &TransformArgs, capture: &Path, format: Format) -> Conversion {
-    let mut conversion = Conversion::new(capture, format);
+/// The conversion of `capture` with the options given, into its default outputs.
+fn conversion(args: &TransformArgs, capture: &Path, formats: &[Format]) -> Conversion {
+    let mut conversion = Conversion::with_formats(capture, formats);
     conversion.mode = report_mode(args);
     conversion.force = args.force;
     conversion.threads = args.threads.unwrap_or(0);
     conversion.compression = args.compression.unwrap_or_default();
     conversion.row_group_size = args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
+    conversion.folded_value = args.folded_value.unwrap_or_default();
     conversion.remove_on_signal = true;
     conversion
 }
 
-/// One capture, as memray converts it.
-fn transform(args: &TransformArgs) -> Result<(), Error> {
-    let format = checked_format(args)?;
+/// One capture, as memray converts it; with several formats, a report in each. Exit
+/// status 1 if one of them failed.
+fn transform(args: &TransformArgs) -> Result<i32, Error> {
+    let formats = checked_formats(args)?;
     let [capture] = args.results.as_slice() else {
         return Err(Error::Usage("expected one capture".to_string()));
     };
-    let mut conversion = conversion(args, capture, format);
-    if let Some(output) = &args.output {
-        conversion.output = output.clone();
+    let mut conversion = conversion(args, capture, &formats);
+    match (&args.output, formats.as_slice()) {
+        (Some(output), [_]) => conversion.targets[0].output = output.clone(),
+        (Some(dir), _) => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "with several formats, -o names a directory, and {} is not one",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            conversion.put_in_dir(dir);
+        }
+        (None, _) => {}
     }
+    crate::interrupt::set_many(formats.len() > 1);
     let mut progress = Bar::for_stderr(args.quiet);
     let converted = conversion.run(progress.as_mut())?;
     print_converted(&converted, args.quiet);
-    Ok(())
+    Ok(i32::from(!converted.is_complete()))
 }
 
-/// Its warning, if any, on stderr; the `Wrote` line on stdout.
+/// Its warning, if any, on stderr; for each report in turn, the `Wrote` line on stdout or
+/// the error line on stderr.
 fn print_converted(converted: &Converted, quiet: bool) {
     if let Some(warning) = &converted.warning {
         eprintln!("memform: warning: {warning}");
     }
-    if !quiet {
-        let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "Wrote {}", converted.output.display());
+    for report in &converted.reports {
+        match report {
+            Ok(output) if !quiet => {
+                let mut stdout = std::io::stdout();
+                let _ = writeln!(stdout, "Wrote {}", output.display());
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("memform: error: {e}"),
+        }
     }
 }
 
 /// The batch the arguments ask for, or the usage error that stops it before it runs.
-fn plan(args: &TransformArgs, format: Format) -> Result<Batch, BatchError> {
+fn plan(args: &TransformArgs, formats: &[Format]) -> Result<Batch, BatchError> {
     let conflicts = [
         (
             "--dataset",
@@ -259,11 +315,14 @@ fn plan(args: &TransformArgs, format: Format) -> Result<Batch, BatchError> {
         .results
         .iter()
         .map(|capture| {
-            let mut conversion = conversion(args, capture, format);
+            let mut conversion = conversion(args, capture, formats);
             if let Some(dir) = &args.dataset {
-                conversion.output = crate::dataset::part_path(dir, capture);
+                // Parquet alone (checked_formats).
+                for target in &mut conversion.targets {
+                    target.output = crate::dataset::part_path(dir, capture);
+                }
             } else if let Some(dir) = &args.output_dir {
-                conversion.output = output_in_dir(dir, capture, format);
+                conversion.put_in_dir(dir);
             }
             conversion
         })
@@ -281,8 +340,8 @@ fn plan(args: &TransformArgs, format: Format) -> Result<Batch, BatchError> {
 /// as it finishes, one error line for each that failed, a summary line; exit status 1 if
 /// any failed.
 fn transform_many(args: &TransformArgs) -> Result<i32, BatchError> {
-    let format = checked_format(args)?;
-    let batch = plan(args, format)?;
+    let formats = checked_formats(args)?;
+    let batch = plan(args, &formats)?;
     if let Some(dir) = args.dataset.as_ref().or(args.output_dir.as_ref()) {
         std::fs::create_dir_all(dir).map_err(|source| Error::Write {
             path: dir.clone(),
@@ -309,7 +368,10 @@ fn transform_many(args: &TransformArgs) -> Result<i32, BatchError> {
         },
     )?;
     bar.finish();
-    let failed = results.iter().filter(|r| r.is_err()).count();
+    let failed = results
+        .iter()
+        .filter(|r| !r.as_ref().is_ok_and(Converted::is_complete))
+        .count();
     if failed > 0 || !args.quiet {
         eprintln!("{} converted, {failed} failed", results.len() - failed);
     }

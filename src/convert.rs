@@ -1,7 +1,9 @@
-//! One capture into one report file: the checks made before anything is read (the capture
-//! exists, the output may be written), the analysis, and the safe write (a temporary file
-//! renamed over the target). The command line (one capture or many) and the Python module
-//! both convert through [`Conversion`].
+//! One capture into its report files: the checks made before anything is read (the capture
+//! exists, the outputs may be written), the analysis, made once, and the safe write of each
+//! report (a temporary file renamed over the target). A [`Conversion`] has one target (a
+//! format and its file) or several, each written from the same analysis with the same
+//! bytes as alone. The command line (one capture or many) and the Python module both
+//! convert through [`Conversion`].
 
 use std::path::{Path, PathBuf};
 
@@ -11,18 +13,24 @@ use crate::error::Error;
 use crate::progress::Progress;
 use crate::report::output::PendingOutput;
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
-use crate::report::{Format, ParquetOptions};
+use crate::report::{FoldedValue, Format, ParquetOptions, ResolvedStacks, WriterOptions};
+
+/// One report of a conversion: its format and its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub format: Format,
+    pub output: PathBuf,
+}
 
 /// What to convert, and how.
 #[derive(Debug, Clone)]
 pub struct Conversion {
     /// The capture file.
     pub capture: PathBuf,
-    pub format: Format,
-    /// The report file.
-    pub output: PathBuf,
+    /// The reports to write (at least one), in this order, all from one analysis.
+    pub targets: Vec<Target>,
     pub mode: ReportMode,
-    /// Overwrite an existing report file.
+    /// Overwrite existing report files.
     pub force: bool,
     /// Threads of the analysis (see [`analysis::Options::threads`]; 0: the default).
     pub threads: usize,
@@ -30,77 +38,169 @@ pub struct Conversion {
     pub compression: Codec,
     /// Parquet only: rows per row group.
     pub row_group_size: usize,
-    /// Remove the temporary file on SIGINT, SIGTERM or SIGHUP (the command line's
+    /// Folded only: what a line's value counts.
+    pub folded_value: FoldedValue,
+    /// Remove the temporary files on SIGINT, SIGTERM or SIGHUP (the command line's
     /// behaviour; a library inside another program leaves its signals alone).
     pub remove_on_signal: bool,
 }
 
-/// A report written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A capture converted: each target's report written, or why not.
+#[derive(Debug)]
 pub struct Converted {
-    pub output: PathBuf,
+    /// Each target's result, in the order of [`Conversion::targets`]: the report file, or
+    /// the error that kept that one report from being written (the others are written
+    /// all the same).
+    pub reports: Vec<Result<PathBuf, Error>>,
     /// Said of a capture whose record stream ends without a trailer (see [`end_warning`]).
     pub warning: Option<String>,
+}
+
+impl Converted {
+    /// Whether every report was written.
+    pub fn is_complete(&self) -> bool {
+        self.reports.iter().all(Result::is_ok)
+    }
+
+    /// The files written, in target order.
+    pub fn written(&self) -> impl Iterator<Item = &Path> {
+        self.reports
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(PathBuf::as_path))
+    }
+
+    /// For a conversion of one target: its report file, or its error.
+    pub fn into_first(self) -> Result<PathBuf, Error> {
+        self.reports
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(Error::Usage("no report to write".to_string())))
+    }
 }
 
 impl Conversion {
     /// `capture` into `format`, peak report, in memray's default file beside the capture
     /// ([`default_output_path`]).
     pub fn new(capture: &Path, format: Format) -> Conversion {
+        Conversion::with_formats(capture, &[format])
+    }
+
+    /// `capture` into each of `formats`, peak report, each in its default file beside the
+    /// capture.
+    pub fn with_formats(capture: &Path, formats: &[Format]) -> Conversion {
         Conversion {
             capture: capture.to_path_buf(),
-            format,
-            output: default_output_path(capture, format),
+            targets: formats
+                .iter()
+                .map(|&format| Target {
+                    format,
+                    output: default_output_path(capture, format),
+                })
+                .collect(),
             mode: ReportMode::Peak,
             force: false,
             threads: 0,
             compression: Codec::default(),
             row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            folded_value: FoldedValue::default(),
             remove_on_signal: false,
         }
     }
 
-    /// The checks made before the capture is read: it is a file; the output does not exist
-    /// (unless `force`), is not the capture itself and is not a directory.
+    /// Each report under its default file name inside `dir` (the `--output-dir` rule,
+    /// [`crate::batch::output_in_dir`]).
+    pub fn put_in_dir(&mut self, dir: &Path) {
+        for target in &mut self.targets {
+            target.output = crate::batch::output_in_dir(dir, &self.capture, target.format);
+        }
+    }
+
+    /// The formats of the targets, in order.
+    pub fn formats(&self) -> Vec<Format> {
+        self.targets.iter().map(|t| t.format).collect()
+    }
+
+    /// The checks made before the capture is read: it is a file; there is a target, and
+    /// no output exists (unless `force`), is the capture itself, is a directory, or is
+    /// another target's. One failing refuses the whole conversion: nothing is written.
     pub fn check(&self) -> Result<(), Error> {
         check_capture(&self.capture)?;
-        let output = &self.output;
-        if !self.force && output.exists() {
-            return Err(Error::OutputExists(output.clone()));
+        if self.targets.is_empty() {
+            return Err(Error::Usage("no report to write".to_string()));
         }
-        if is_same_file(output, &self.capture) {
-            return Err(Error::OutputIsCapture(output.clone()));
-        }
-        if output.is_dir() {
-            return Err(Error::OutputIsDirectory(output.clone()));
+        for (i, target) in self.targets.iter().enumerate() {
+            let output = &target.output;
+            if !self.force && output.exists() {
+                return Err(Error::OutputExists(output.clone()));
+            }
+            if is_same_file(output, &self.capture) {
+                return Err(Error::OutputIsCapture(output.clone()));
+            }
+            if output.is_dir() {
+                return Err(Error::OutputIsDirectory(output.clone()));
+            }
+            if self.targets[..i].iter().any(|t| t.output == *output) {
+                return Err(Error::Usage(format!(
+                    "two reports would both be written to {}",
+                    output.display()
+                )));
+            }
         }
         Ok(())
     }
 
-    /// Checks, reads the capture, and writes the report.
+    /// Checks, reads and analyses the capture once, and writes each target's report in
+    /// turn. An error of the checks or of the capture is the conversion's (`Err`: nothing
+    /// written); an error writing one report is that report's (in [`Converted::reports`]),
+    /// and the next ones are still written.
     pub fn run(&self, progress: &mut dyn Progress) -> Result<Converted, Error> {
         self.check()?;
         let capture = CaptureFile::open(&self.capture)?;
         let options = analysis::Options {
-            high_water_mark: self.format.wants_high_water_mark(),
+            high_water_mark: self
+                .targets
+                .iter()
+                .any(|t| t.format.wants_high_water_mark()),
             threads: self.threads,
         };
         let mut report = analysis::compute(&capture, self.mode, options, progress)?;
         let warning = end_warning(&capture, &report);
-
-        let write_error = |source| Error::Write {
-            path: self.output.clone(),
-            source,
+        let stacks = ResolvedStacks::resolve(&mut report);
+        let writer_options = WriterOptions {
+            parquet: ParquetOptions {
+                compression: self.compression,
+                row_group_size: self.row_group_size,
+                ..ParquetOptions::for_capture(&self.capture)
+            },
+            folded: self.folded_value,
         };
-        let parquet = ParquetOptions {
-            compression: self.compression,
-            row_group_size: self.row_group_size,
-            ..ParquetOptions::for_capture(&self.capture)
+        let reports = self
+            .targets
+            .iter()
+            .map(|target| {
+                self.write(&report, &stacks, target, &writer_options)
+                    .map(|()| target.output.clone())
+            })
+            .collect();
+        Ok(Converted { reports, warning })
+    }
+
+    /// Writes one target's report into its temporary file and renames it into place.
+    fn write(
+        &self,
+        report: &Report,
+        stacks: &ResolvedStacks,
+        target: &Target,
+        options: &WriterOptions,
+    ) -> Result<(), Error> {
+        let write_error = |source| Error::Write {
+            path: target.output.clone(),
+            source,
         };
         // Declared before `pending`, so dropped after it: a failed write removes its
         // temporary file while the file is still guarded.
         let mut guard = crate::interrupt::Guard::new();
-        let create = || PendingOutput::create(&self.output);
+        let create = || PendingOutput::create(&target.output);
         let mut pending = if self.remove_on_signal {
             crate::interrupt::install();
             crate::interrupt::create_guarded(&mut guard, create, PendingOutput::temp_path)
@@ -108,17 +208,36 @@ impl Conversion {
             create()
         }
         .map_err(write_error)?;
-        self.format
-            .write(&mut report, pending.file(), &parquet)
-            .map_err(write_error)?;
+        let mut writer = target.format.writer_with(pending.file(), options);
+        crate::report::write_resolved(report, stacks, &mut *writer).map_err(write_error)?;
+        drop(writer);
         pause_before_commit();
         pending.commit().map_err(write_error)?;
         drop(guard);
-        Ok(Converted {
-            output: self.output.clone(),
-            warning,
-        })
+        Ok(())
     }
+}
+
+/// The formats of a comma-separated list such as `csv,parquet,speedscope`, each matched
+/// as [`Format::from_name`] matches it. An unknown name is memray's `Format not supported:
+/// <name>` (the whole list when a name is empty); a format given twice is a usage error.
+pub fn parse_formats(list: &str) -> Result<Vec<Format>, Error> {
+    let mut formats: Vec<Format> = Vec::new();
+    for name in list.split(',') {
+        if name.is_empty() {
+            return Err(Error::UnknownFormat(list.to_string()));
+        }
+        let format =
+            Format::from_name(name).ok_or_else(|| Error::UnknownFormat(name.to_string()))?;
+        if formats.contains(&format) {
+            return Err(Error::Usage(format!(
+                "format {} is listed twice in {list:?}",
+                format.name()
+            )));
+        }
+        formats.push(format);
+    }
+    Ok(formats)
 }
 
 /// The capture is an existing file ([`Error::CaptureNotFound`] otherwise).
@@ -237,6 +356,24 @@ mod tests {
             p("memray-run.bin", Format::Parquet),
             PathBuf::from("memray-parquet-run.parquet")
         );
+        assert_eq!(
+            p("dir/run.bin", Format::Folded),
+            PathBuf::from("dir/memray-folded-run.folded")
+        );
+    }
+
+    #[test]
+    fn format_lists() {
+        assert_eq!(parse_formats("csv").unwrap(), [Format::Csv]);
+        assert_eq!(
+            parse_formats("CSV,parquet,speedscope").unwrap(),
+            [Format::Csv, Format::Parquet, Format::Speedscope]
+        );
+        let unknown = |list| parse_formats(list).unwrap_err().to_string();
+        assert_eq!(unknown("csv,html"), "Format not supported: html");
+        assert_eq!(unknown("csv,"), "Format not supported: csv,");
+        assert_eq!(unknown(""), "Format not supported: ");
+        assert!(matches!(parse_formats("csv,Csv"), Err(Error::Usage(_))));
     }
 
     #[test]
@@ -249,12 +386,18 @@ mod tests {
         assert!(matches!(c.check(), Err(Error::CaptureNotFound(_))));
         c = Conversion::new(&capture, Format::Csv);
         assert!(c.check().is_ok());
-        c.output = capture.clone();
+        c.targets[0].output = capture.clone();
         assert!(matches!(c.check(), Err(Error::OutputExists(_))));
         c.force = true;
         assert!(matches!(c.check(), Err(Error::OutputIsCapture(_))));
-        c.output = dir.clone();
+        c.targets[0].output = dir.clone();
         assert!(matches!(c.check(), Err(Error::OutputIsDirectory(_))));
+        c = Conversion::with_formats(&capture, &[Format::Csv, Format::Folded]);
+        assert!(c.check().is_ok());
+        c.targets[1].output = c.targets[0].output.clone();
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c.targets.clear();
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,10 +4,12 @@
 //! order, then `finish`. [`write_report`] is the one loop that drives a writer: it resolves
 //! the rows' stacks first ([`ResolvedStacks`]), then hands each writer a [`ReportRow`] — the
 //! row's numbers, its thread's label and its frames — by reference. A new format needs
-//! only a writer.
+//! only a writer. Several reports of one analysis resolve the stacks once and hand them to
+//! [`write_resolved`].
 
 pub mod arrow_rows;
 pub mod csv;
+pub mod folded;
 pub mod gprof2dot;
 pub mod json;
 pub mod metadata;
@@ -25,6 +27,7 @@ use crate::analysis::Report;
 use crate::capture::Allocator;
 use crate::stacks::Location;
 
+pub use self::folded::FoldedValue;
 pub use self::parquet::ParquetOptions;
 pub use self::stacks::ResolvedStacks;
 
@@ -56,7 +59,16 @@ pub trait ReportWriter {
 /// Writes `report` with `writer`: the stacks resolved, then every row handed over in order.
 pub fn write_report(report: &mut Report, writer: &mut dyn ReportWriter) -> io::Result<()> {
     let stacks = ResolvedStacks::resolve(report);
-    let report = &*report;
+    write_resolved(report, &stacks, writer)
+}
+
+/// Writes `report`, whose rows' stacks are `stacks` ([`ResolvedStacks::resolve`]), with
+/// `writer`: several reports of one analysis resolve the stacks once.
+pub fn write_resolved(
+    report: &Report,
+    stacks: &ResolvedStacks,
+    writer: &mut dyn ReportWriter,
+) -> io::Result<()> {
     let rows = Rows::new(&report.rows);
     let mut labels: FxHashMap<u64, String> = FxHashMap::default();
     writer.begin(report)?;
@@ -100,15 +112,18 @@ pub enum Format {
     Speedscope,
     /// memform's own: not a memray format.
     Parquet,
+    /// memform's own: folded stacks for flamegraph.pl and inferno.
+    Folded,
 }
 
 impl Format {
     /// Every format: memray's, in the order memray lists them, then memform's own.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Parquet,
+        Format::Folded,
     ];
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
@@ -124,6 +139,7 @@ impl Format {
             Format::Gprof2dot => "gprof2dot",
             Format::Speedscope => "speedscope",
             Format::Parquet => "parquet",
+            Format::Folded => "folded",
         }
     }
 
@@ -134,6 +150,7 @@ impl Format {
             Format::Gprof2dot => ".json",
             Format::Speedscope => ".speedscope.json",
             Format::Parquet => ".parquet",
+            Format::Folded => ".folded",
         }
     }
 
@@ -143,17 +160,31 @@ impl Format {
         self == Format::Parquet
     }
 
-    /// A writer of this format into `out`; `parquet` applies to [`Format::Parquet`] only.
+    /// A writer of this format into `out`; `parquet` applies to [`Format::Parquet`] only
+    /// (and folded stacks give bytes: [`Format::writer_with`] chooses).
     pub fn writer<'w, W: Write + Send + 'w>(
         self,
         out: W,
         parquet: &ParquetOptions,
     ) -> Box<dyn ReportWriter + 'w> {
+        self.writer_with(out, &WriterOptions::from(parquet.clone()))
+    }
+
+    /// A writer of this format into `out`, with the options of its format in `options`.
+    pub fn writer_with<'w, W: Write + Send + 'w>(
+        self,
+        out: W,
+        options: &WriterOptions,
+    ) -> Box<dyn ReportWriter + 'w> {
         match self {
             Format::Csv => Box::new(csv::CsvWriter::new(out)),
             Format::Gprof2dot => Box::new(gprof2dot::Gprof2dotWriter::new(out)),
             Format::Speedscope => Box::new(speedscope::SpeedscopeWriter::new(out)),
-            Format::Parquet => Box::new(self::parquet::ParquetWriter::new(out, parquet.clone())),
+            Format::Parquet => Box::new(self::parquet::ParquetWriter::new(
+                out,
+                options.parquet.clone(),
+            )),
+            Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
         }
     }
 
@@ -165,6 +196,23 @@ impl Format {
         parquet: &ParquetOptions,
     ) -> io::Result<()> {
         write_report(report, &mut *self.writer(out, parquet))
+    }
+}
+
+/// The options of the formats that have some: each applies to its format only.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub parquet: ParquetOptions,
+    /// What a folded line's value counts.
+    pub folded: FoldedValue,
+}
+
+impl From<ParquetOptions> for WriterOptions {
+    fn from(parquet: ParquetOptions) -> WriterOptions {
+        WriterOptions {
+            parquet,
+            folded: FoldedValue::default(),
+        }
     }
 }
 
@@ -222,6 +270,7 @@ mod tests {
         assert_eq!(Format::from_name("GProf2Dot"), Some(Format::Gprof2dot));
         assert_eq!(Format::from_name("SpeedScope"), Some(Format::Speedscope));
         assert_eq!(Format::from_name("parquet"), Some(Format::Parquet));
+        assert_eq!(Format::from_name("Folded"), Some(Format::Folded));
         assert_eq!(Format::from_name("html"), None);
     }
 

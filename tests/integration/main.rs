@@ -9,6 +9,9 @@
 //!   and row groups; speedscope's merged samples; default output names.
 //! - `batch`: many captures in one run (`--output-dir`, `--dataset`, `--jobs`): each report
 //!   equal to its capture's alone, one error line per bad capture, the summary line.
+//! - `folded`: the folded-stacks report of every fixture capture against its CSV report,
+//!   rendered by inferno.
+//! - `multi_format`: several formats from one read, each report the same bytes as alone.
 //! - `cli_errors`: every error path of the command line: message, exit code, no output.
 //! - `malformed_inputs`: damaged and hostile captures fail cleanly or report their prefix,
 //!   as memray does; truncated captures match memray.
@@ -19,8 +22,10 @@ mod batch;
 mod cli_errors;
 mod common;
 mod fixtures_match_memray;
+mod folded;
 mod fuzz_regressions;
 mod malformed_inputs;
+mod multi_format;
 mod native_damage;
 mod older_versions;
 mod parquet_and_speedscope;

@@ -90,14 +90,16 @@ fn transform(
         .ok_or_else(|| to_py_err(py, memform::Error::UnknownFormat(format.to_string())))?;
     let mut conversion = Conversion::new(&capture, format);
     if let Some(output) = output {
-        conversion.output = output;
+        conversion.targets[0].output = output;
     }
     conversion.mode = report_mode(leaks, temporary_threshold)?;
     conversion.force = force;
     let converted = py
         .detach(|| conversion.run(&mut Silent))
         .map_err(|e| to_py_err(py, e))?;
-    Ok((converted.output, converted.warning))
+    let warning = converted.warning.clone();
+    let output = converted.into_first().map_err(|e| to_py_err(py, e))?;
+    Ok((output, warning))
 }
 
 /// Where `capture`'s report goes in the Hive-partitioned dataset `dataset` (the rule of
