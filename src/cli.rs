@@ -35,7 +35,7 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("report").multiple(false).args(["leaks", "temporary_allocation_threshold", "temporary_allocations"])))]
 struct TransformArgs {
-    /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, parquet
+    /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, parquet, pprof
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)

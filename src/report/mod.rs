@@ -13,6 +13,7 @@ pub mod json;
 pub mod metadata;
 pub mod output;
 pub mod parquet;
+pub mod pprof;
 pub mod speedscope;
 pub mod stacks;
 
@@ -100,15 +101,18 @@ pub enum Format {
     Speedscope,
     /// memform's own: not a memray format.
     Parquet,
+    /// memform's own: gzipped pprof `profile.proto`.
+    Pprof,
 }
 
 impl Format {
     /// Every format: memray's, in the order memray lists them, then memform's own.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Parquet,
+        Format::Pprof,
     ];
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
@@ -124,6 +128,7 @@ impl Format {
             Format::Gprof2dot => "gprof2dot",
             Format::Speedscope => "speedscope",
             Format::Parquet => "parquet",
+            Format::Pprof => "pprof",
         }
     }
 
@@ -134,6 +139,7 @@ impl Format {
             Format::Gprof2dot => ".json",
             Format::Speedscope => ".speedscope.json",
             Format::Parquet => ".parquet",
+            Format::Pprof => ".pb.gz",
         }
     }
 
@@ -154,6 +160,7 @@ impl Format {
             Format::Gprof2dot => Box::new(gprof2dot::Gprof2dotWriter::new(out)),
             Format::Speedscope => Box::new(speedscope::SpeedscopeWriter::new(out)),
             Format::Parquet => Box::new(self::parquet::ParquetWriter::new(out, parquet.clone())),
+            Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
         }
     }
 

@@ -42,7 +42,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``).
-FORMATS = ("gprof2dot", "csv", "speedscope", "parquet")
+FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "pprof")
 
 
 class CaptureWarning(UserWarning):
