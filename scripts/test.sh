@@ -8,6 +8,15 @@
 # MEMFORM_SKIP_LIVE=1 skips 2 to 4, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# tests/integration/pprof.rs reads the pprof reports with `go tool pprof` (Debian's golang-go).
+if ! command -v go >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+  else
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+  fi
+fi
 cargo build --release --locked
 # The malformed-input suite runs on its own so that its case counts are printed.
 cargo test --release --locked --workspace -- --skip damaged_captures --skip hostile_headers

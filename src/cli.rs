@@ -39,7 +39,7 @@ enum Command {
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded
+    /// folded, pprof
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)

@@ -15,6 +15,7 @@ pub mod json;
 pub mod metadata;
 pub mod output;
 pub mod parquet;
+pub mod pprof;
 pub mod speedscope;
 pub mod stacks;
 
@@ -114,16 +115,19 @@ pub enum Format {
     Parquet,
     /// memform's own: folded stacks for flamegraph.pl and inferno.
     Folded,
+    /// memform's own: gzipped pprof `profile.proto`.
+    Pprof,
 }
 
 impl Format {
     /// Every format: memray's, in the order memray lists them, then memform's own.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Parquet,
         Format::Folded,
+        Format::Pprof,
     ];
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
@@ -140,6 +144,7 @@ impl Format {
             Format::Speedscope => "speedscope",
             Format::Parquet => "parquet",
             Format::Folded => "folded",
+            Format::Pprof => "pprof",
         }
     }
 
@@ -151,6 +156,7 @@ impl Format {
             Format::Speedscope => ".speedscope.json",
             Format::Parquet => ".parquet",
             Format::Folded => ".folded",
+            Format::Pprof => ".pb.gz",
         }
     }
 
@@ -185,6 +191,7 @@ impl Format {
                 options.parquet.clone(),
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
+            Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
         }
     }
 

@@ -31,6 +31,8 @@ pub struct NativeStacks {
     generation_starts: Vec<(u64, u64)>,
     /// The symbol resolver of the capture's images unless replaced.
     resolver: Box<dyn ResolveIp + Send>,
+    /// The images of the capture's memory maps, as recorded (every generation's).
+    images: Vec<ImageSegments>,
 }
 
 impl NativeStacks {
@@ -54,7 +56,14 @@ impl NativeStacks {
             frames,
             generation_starts,
             resolver: Box::new(resolver),
+            images: images.to_vec(),
         }
+    }
+
+    /// The images of the capture's memory maps as memray recorded them, every segment
+    /// generation's, in record order (the pprof report's mappings).
+    pub fn images(&self) -> &[ImageSegments] {
+        &self.images
     }
 
     /// Resolves instruction pointers with `resolver` from now on, instead of the images the

@@ -7,6 +7,8 @@
 //!   wrote them.
 //! - `parquet_and_speedscope`: the Parquet report against the CSV one, its metadata, codecs
 //!   and row groups; speedscope's merged samples; default output names.
+//! - `pprof`: the pprof report read back by `go tool pprof -raw` and by its own messages,
+//!   against the CSV report of every fixture capture and mode.
 //! - `batch`: many captures in one run (`--output-dir`, `--dataset`, `--jobs`): each report
 //!   equal to its capture's alone, one error line per bad capture, the summary line.
 //! - `folded`: the folded-stacks report of every fixture capture against its CSV report,
@@ -29,3 +31,4 @@ mod multi_format;
 mod native_damage;
 mod older_versions;
 mod parquet_and_speedscope;
+mod pprof;

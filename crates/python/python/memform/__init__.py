@@ -42,7 +42,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``).
-FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded")
+FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof")
 
 
 class CaptureWarning(UserWarning):
