@@ -8,9 +8,23 @@ use std::process::Output;
 
 use crate::common::*;
 
-const EVERY_FORMAT: &str = "csv,gprof2dot,speedscope,parquet,folded";
-const FORMATS: [&str; 5] = ["csv", "gprof2dot", "speedscope", "parquet", "folded"];
-const SUFFIXES: [&str; 5] = [".csv", ".json", ".speedscope.json", ".parquet", ".folded"];
+const EVERY_FORMAT: &str = "csv,gprof2dot,speedscope,parquet,folded,pprof";
+const FORMATS: [&str; 6] = [
+    "csv",
+    "gprof2dot",
+    "speedscope",
+    "parquet",
+    "folded",
+    "pprof",
+];
+const SUFFIXES: [&str; 6] = [
+    ".csv",
+    ".json",
+    ".speedscope.json",
+    ".parquet",
+    ".folded",
+    ".pb.gz",
+];
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
