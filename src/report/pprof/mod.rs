@@ -158,7 +158,10 @@ fn profile_without_samples(report: &Report, mut tables: Tables) -> proto::Profil
         .map(|(i, &(name, filename))| proto::Function {
             id: i as u64 + 1,
             name,
-            system_name: name,
+            // Empty: pprof then shows `name` as stored. Equal to `name`, pprof would take it
+            // for a linker symbol and cut what looks like C++ template arguments, emptying
+            // Python's `<module>`, `<listcomp>` and `<lambda>`.
+            system_name: 0,
             filename,
             start_line: 0,
         })
