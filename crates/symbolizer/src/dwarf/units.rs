@@ -41,25 +41,44 @@ pub(super) struct Unit {
 }
 
 impl Unit {
-    #[cfg(test)]
-    pub fn for_tests(format: gimli::Format, address_size: u8) -> Unit {
+    /// A unit as its header describes it, before its DIE's attributes are read: no line
+    /// program, no bases, no names yet.
+    fn new(
+        header: DebugInfoOffset,
+        low_offset: u64,
+        high_offset: u64,
+        encoding: Encoding,
+        abbrevs: Arc<Abbreviations>,
+    ) -> Unit {
         Unit {
-            header: DebugInfoOffset(0),
-            low_offset: 0,
-            high_offset: 0,
-            encoding: Encoding {
-                format,
-                version: 5,
-                address_size,
-            },
+            header,
+            low_offset,
+            high_offset,
+            encoding,
             lineoff: 0,
             str_offsets_base: 0,
             addr_base: 0,
             rnglists_base: 0,
             filename: None,
             comp_dir: None,
-            abbrevs: Arc::new(Abbreviations::default()),
+            abbrevs,
         }
+    }
+
+    #[cfg(test)]
+    pub fn for_tests(format: gimli::Format, address_size: u8) -> Unit {
+        let encoding = Encoding {
+            format,
+            version: 5,
+            address_size,
+        };
+        Unit::new(
+            DebugInfoOffset(0),
+            0,
+            0,
+            encoding,
+            Arc::new(Abbreviations::default()),
+        )
     }
 }
 
@@ -92,19 +111,13 @@ impl DwarfInfo {
             };
             let low_offset = unit_offset;
             unit_offset = unit_offset.wrapping_add(header.length_including_self() as u64);
-            let mut unit = Unit {
-                header: header.offset().as_debug_info_offset()?,
+            let mut unit = Unit::new(
+                header.offset().as_debug_info_offset()?,
                 low_offset,
-                high_offset: unit_offset,
-                encoding: header.encoding(),
-                lineoff: 0,
-                str_offsets_base: 0,
-                addr_base: 0,
-                rnglists_base: 0,
-                filename: None,
-                comp_dir: None,
-                abbrevs: Arc::clone(&abbrevs),
-            };
+                unit_offset,
+                header.encoding(),
+                Arc::clone(&abbrevs),
+            );
             let owner = u32::try_from(units.len()).ok()?;
             let mut entries = header.entries_raw(&abbrevs, None).ok()?;
             if !self.find_address_ranges(&mut unit, &mut entries, &mut addrs, owner, 0) {
