@@ -42,6 +42,18 @@ pub struct AllocationEvent {
     pub native_stack_id: u64,
 }
 
+/// A MEMORY_RECORD of a full capture (or a MEMORY_SNAPSHOT of an aggregated one): the
+/// process's resident size at a time, and where it falls among the allocation events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySample {
+    /// Allocation events decoded before it: it follows event `events_before - 1`.
+    pub events_before: u64,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// Resident set size, bytes.
+    pub rss: u64,
+}
+
 /// A batch of consecutive allocation events in Arrow columns.
 #[derive(Debug, Clone)]
 pub struct EventBatch {
@@ -53,6 +65,13 @@ pub struct EventBatch {
     pub allocator: UInt8Array,
     pub stack_id: UInt64Array,
     pub native_stack_id: UInt64Array,
+    /// The memory records decoded since the previous batch, in order; each falls before
+    /// this batch's events or among them (`events_before` from `first_seq` to
+    /// `first_seq + len`). A batch may hold only these, and no events.
+    pub memory: Vec<MemorySample>,
+    /// `(first event, generation)` for each segment generation that started since the
+    /// previous batch (see [`crate::capture::Decoder::generation_starts`]).
+    pub generation_starts: Vec<(u64, u64)>,
 }
 
 impl EventBatch {
@@ -297,6 +316,8 @@ impl EventBatchBuilder {
             allocator: UInt8Array::from(next.allocator),
             stack_id: UInt64Array::from(next.stack_id),
             native_stack_id: UInt64Array::from(next.native_stack_id),
+            memory: Vec::new(),
+            generation_starts: Vec::new(),
         }
     }
 }

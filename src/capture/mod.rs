@@ -9,7 +9,7 @@ pub mod source;
 
 pub use allocator::{Allocator, AllocatorKind};
 pub use decoder::{AggregatedAllocation, Decoder, ImageSegments, StreamEnd};
-pub use events::{AllocationEvent, EventBatch};
+pub use events::{AllocationEvent, EventBatch, MemorySample};
 pub use header::{FileFormat, Header};
 pub use source::{ByteStream, CaptureFile};
 

@@ -19,7 +19,7 @@ mod fast;
 
 use crate::capture::allocator::{Allocator, AllocatorKind};
 use crate::capture::cursor::{Cursor, Short};
-use crate::capture::events::{EventBatch, EventBatchBuilder};
+use crate::capture::events::{EventBatch, EventBatchBuilder, MemorySample};
 use crate::capture::header::{FileFormat, Header, RecordFormat};
 use crate::capture::source::ByteStream;
 use crate::error::ReadError;
@@ -204,6 +204,12 @@ pub struct Decoder {
     /// Aggregated captures: their pre-reduced records, in file order.
     pub aggregated: Vec<AggregatedAllocation>,
     pub memory_records: u64,
+    /// The header's start time, which memory records count from.
+    start_time_ms: i64,
+    /// Memory records decoded since the last batch was handed on.
+    memory: Vec<MemorySample>,
+    /// Entries of `generation_starts` already handed on with a batch.
+    generation_starts_sent: usize,
     /// Allocation events decoded so far; the next event's sequence number.
     pub allocations: u64,
     builder: EventBatchBuilder,
@@ -240,6 +246,9 @@ impl Decoder {
             generation_starts: Vec::new(),
             aggregated: Vec::new(),
             memory_records: 0,
+            start_time_ms: header.stats.start_time_ms,
+            memory: Vec::new(),
+            generation_starts_sent: 0,
             allocations: 0,
             builder: EventBatchBuilder::new(0),
         };
@@ -326,7 +335,7 @@ impl Decoder {
                 let resume = fast(self, window, c.position());
                 c.set_position(resume);
                 if self.builder.is_full() {
-                    sink(self.builder.finish());
+                    sink(self.finish_batch());
                 }
                 if c.is_empty() {
                     break;
@@ -335,7 +344,7 @@ impl Decoder {
                 match step(self, &mut c) {
                     Ok(Step::Record) => {
                         if self.builder.is_full() {
-                            sink(self.builder.finish());
+                            sink(self.finish_batch());
                         }
                     }
                     Ok(Step::End(e)) => {
@@ -374,10 +383,23 @@ impl Decoder {
                 };
             }
         };
-        if !self.builder.is_empty() {
-            sink(self.builder.finish());
+        if !self.builder.is_empty()
+            || !self.memory.is_empty()
+            || self.generation_starts_sent < self.generation_starts.len()
+        {
+            sink(self.finish_batch());
         }
         Ok(end)
+    }
+
+    /// The batch being built, finished, with the memory records and generation starts
+    /// decoded since the previous one.
+    fn finish_batch(&mut self) -> EventBatch {
+        let mut batch = self.builder.finish();
+        batch.memory = std::mem::take(&mut self.memory);
+        batch.generation_starts = self.generation_starts[self.generation_starts_sent..].to_vec();
+        self.generation_starts_sent = self.generation_starts.len();
+        batch
     }
 
     /// FRAME_PUSH (every version): the current thread's stack grows by the node `intern`
@@ -412,11 +434,17 @@ impl Decoder {
         Ok(())
     }
 
-    /// MEMORY_RECORD (every version): resident size and time, counted and skipped.
+    /// MEMORY_RECORD (every version): resident size, then milliseconds since the header's
+    /// start time.
     fn memory_record(&mut self, c: &mut Cursor<'_>) -> Result<(), StepError> {
-        c.varint()?;
-        c.varint()?;
+        let rss = c.varint()?;
+        let since_start = c.varint()?;
         self.memory_records += 1;
+        self.memory.push(MemorySample {
+            events_before: self.allocations,
+            time_ms: self.start_time_ms.wrapping_add(since_start as i64),
+            rss,
+        });
         Ok(())
     }
 
