@@ -14,7 +14,7 @@ use crate::batch::Batch;
 use crate::convert::{parse_formats, Conversion, Converted};
 use crate::error::{BatchError, CaptureError, Error};
 use crate::progress::{Bar, Progress, SharedBar};
-use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
+use crate::report::parquet::Codec;
 use crate::report::{FoldedValue, Format};
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,8 @@ enum Command {
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded, pprof
+    /// folded, pprof; and, written alone, events (a folder of Parquet tables of every
+    /// allocation, default memray-events-<name>/)
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
@@ -79,10 +80,11 @@ struct TransformArgs {
     /// thread while the first analyses. More are accepted and use two.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     threads: Option<usize>,
-    /// Parquet only: compression codec, one of zstd, snappy, gzip, lz4, none [default: zstd]
+    /// Parquet and events only: compression codec, one of zstd, snappy, gzip, lz4, none
+    /// [default: zstd]
     #[arg(long, value_name = "CODEC", value_parser = parse_codec)]
     compression: Option<Codec>,
-    /// Parquet only: rows per row group [default: 65536]
+    /// Parquet and events only: rows per row group [default: 65536; events: 1048576]
     #[arg(long, value_name = "N", value_parser = parse_row_group_size)]
     row_group_size: Option<usize>,
     /// Folded only: what a stack's value is, its bytes or its allocation count
@@ -183,25 +185,24 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
         let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
         names.join(",")
     };
+    const PARQUET: &[Format] = &[Format::Parquet, Format::Events];
     let options = [
-        ("--compression", args.compression.is_some(), Format::Parquet),
-        (
-            "--row-group-size",
-            args.row_group_size.is_some(),
-            Format::Parquet,
-        ),
-        ("--dataset", args.dataset.is_some(), Format::Parquet),
+        ("--compression", args.compression.is_some(), PARQUET),
+        ("--row-group-size", args.row_group_size.is_some(), PARQUET),
+        ("--dataset", args.dataset.is_some(), &[Format::Parquet]),
         (
             "--folded-value",
             args.folded_value.is_some(),
-            Format::Folded,
+            &[Format::Folded],
         ),
     ];
-    for (flag, given, format) in options {
-        if given && !formats.contains(&format) {
+    for (flag, given, applies_to) in options {
+        if given && !formats.iter().any(|f| applies_to.contains(f)) {
+            let to: Vec<&str> = applies_to.iter().map(|f| f.name()).collect();
             return Err(Error::Usage(format!(
-                "{flag} applies only to the {} format, not {}",
-                format.name(),
+                "{flag} applies only to the {} format{}, not {}",
+                to.join(" and "),
+                if to.len() > 1 { "s" } else { "" },
                 names()
             )));
         }
@@ -222,7 +223,9 @@ fn conversion(args: &TransformArgs, capture: &Path, formats: &[Format]) -> Conve
     conversion.force = args.force;
     conversion.threads = args.threads.unwrap_or(0);
     conversion.compression = args.compression.unwrap_or_default();
-    conversion.row_group_size = args.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
+    if let Some(rows) = args.row_group_size {
+        conversion.row_group_size = rows;
+    }
     conversion.folded_value = args.folded_value.unwrap_or_default();
     conversion.remove_on_signal = true;
     conversion

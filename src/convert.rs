@@ -88,6 +88,11 @@ impl Conversion {
     /// `capture` into each of `formats`, peak report, each in its default file beside the
     /// capture.
     pub fn with_formats(capture: &Path, formats: &[Format]) -> Conversion {
+        let row_group_size = if formats.contains(&Format::Events) {
+            crate::events::DEFAULT_ROW_GROUP_ROWS
+        } else {
+            DEFAULT_ROW_GROUP_SIZE
+        };
         Conversion {
             capture: capture.to_path_buf(),
             targets: formats
@@ -101,7 +106,7 @@ impl Conversion {
             force: false,
             threads: 0,
             compression: Codec::default(),
-            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            row_group_size,
             folded_value: FoldedValue::default(),
             remove_on_signal: false,
         }
@@ -128,6 +133,20 @@ impl Conversion {
         if self.targets.is_empty() {
             return Err(Error::Usage("no report to write".to_string()));
         }
+        if let Some(alone) = self.targets.iter().find(|t| !t.format.is_report()) {
+            let name = alone.format.name();
+            if self.targets.len() > 1 {
+                return Err(Error::Usage(format!(
+                    "the {name} format is written alone, not with other formats"
+                )));
+            }
+            if self.mode != ReportMode::Peak {
+                return Err(Error::Usage(format!(
+                    "the {name} format is made of the whole capture: --leaks and the \
+                     temporary-allocation options do not apply to it"
+                )));
+            }
+        }
         for (i, target) in self.targets.iter().enumerate() {
             let output = &target.output;
             if !self.force && output.exists() {
@@ -136,7 +155,19 @@ impl Conversion {
             if is_same_file(output, &self.capture) {
                 return Err(Error::OutputIsCapture(output.clone()));
             }
-            if output.is_dir() {
+            if target.format.is_folder() {
+                if output.exists() {
+                    crate::events::pending_dir::check_replaceable(
+                        output,
+                        self.force,
+                        &crate::events::FILES,
+                    )
+                    .map_err(|source| Error::Write {
+                        path: output.clone(),
+                        source,
+                    })?;
+                }
+            } else if output.is_dir() {
                 return Err(Error::OutputIsDirectory(output.clone()));
             }
             if self.targets[..i].iter().any(|t| t.output == *output) {
@@ -156,6 +187,11 @@ impl Conversion {
     pub fn run(&self, progress: &mut dyn Progress) -> Result<Converted, Error> {
         self.check()?;
         let capture = CaptureFile::open(&self.capture)?;
+        if let [target] = self.targets.as_slice() {
+            if target.format == Format::Events {
+                return self.write_events(&capture, target, progress);
+            }
+        }
         let options = analysis::Options {
             high_water_mark: self
                 .targets
@@ -183,6 +219,27 @@ impl Conversion {
             })
             .collect();
         Ok(Converted { reports, warning })
+    }
+
+    /// Writes the events dataset of `capture` ([`crate::events`]) into `target`'s folder.
+    fn write_events(
+        &self,
+        capture: &CaptureFile,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Converted, Error> {
+        let options = crate::events::EventsOptions {
+            compression: self.compression,
+            row_group_size: self.row_group_size,
+            threads: self.threads,
+            force: self.force,
+            remove_on_signal: self.remove_on_signal,
+        };
+        let summary = crate::events::write_dataset(capture, &target.output, &options, progress)?;
+        Ok(Converted {
+            reports: vec![Ok(target.output.clone())],
+            warning: stream_end_warning(capture, summary.end, summary.events),
+        })
     }
 
     /// Writes one target's report into its temporary file and renames it into place.
@@ -279,6 +336,12 @@ pub fn file_stem(name: &str) -> &str {
 /// A capture without a trailer is reported on, like memray does, from the records before
 /// the damage; this says so (`None` for a capture that ends properly).
 pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
+    stream_end_warning(capture, report.end, report.total_allocations)
+}
+
+/// [`end_warning`] of a record stream that ended as `end` after `records` allocation
+/// records.
+pub fn stream_end_warning(capture: &CaptureFile, end: StreamEnd, records: u64) -> Option<String> {
     let where_ = |offset: u64| {
         if capture.is_compressed() {
             format!("decompressed byte {offset}")
@@ -286,7 +349,7 @@ pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
             format!("byte {offset}")
         }
     };
-    let what = match report.end {
+    let what = match end {
         StreamEnd::Trailer => return None,
         StreamEnd::Truncated { offset, mid_record } => format!(
             "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
@@ -301,8 +364,7 @@ pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
         ),
     };
     Some(format!(
-        "{what}; reporting the {} allocation records before it",
-        report.total_allocations
+        "{what}; reporting the {records} allocation records before it"
     ))
 }
 

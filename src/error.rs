@@ -87,6 +87,13 @@ pub enum CaptureError {
     },
     #[error("Can't find temporary allocations using a pre-aggregated capture file.")]
     TemporaryOnAggregated,
+    /// An aggregated capture has no allocation events to list.
+    #[error(
+        "{}: an aggregated capture keeps no allocation events; the events dataset needs a \
+         full capture (recorded without --aggregate)",
+        path.display()
+    )]
+    EventsOfAggregated { path: PathBuf },
 }
 
 /// Errors of the whole transform: reading the capture or writing the report.

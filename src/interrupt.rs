@@ -1,9 +1,10 @@
 //! Ctrl-C and termination while reports are being written: every pending temporary output
-//! file is removed and one line says why, so an interrupted run leaves nothing behind — with
-//! one report being written, or with several written at once by a batch.
+//! file (and folder, once its files are gone) is removed and one line says why, so an
+//! interrupted run leaves nothing behind — with one report being written, or with several
+//! written at once by a batch.
 //!
 //! Pending files sit in a fixed table of slots ([`SLOTS`] atomic pointers to leaked C
-//! strings). The handler only makes async-signal-safe calls (`unlink`, `write`, `_exit`)
+//! strings). The handler only makes async-signal-safe calls (`unlink`, `rmdir`, `write`, `_exit`)
 //! and lock-free atomic operations. A file is created inside [`create_guarded`], with the
 //! signals blocked on the creating thread and a count of such creations raised, so that no
 //! file exists that the handler does not know of: a handler running on another thread
@@ -51,12 +52,23 @@ extern "C" fn on_signal(signal: libc::c_int) {
     while CREATING.load(Ordering::SeqCst) != 0 {
         std::hint::spin_loop();
     }
-    for slot in &PENDING {
+    // Files first, then folders (a folder's files may sit in later slots than the folder):
+    // every path is taken out of its slot and unlinked; what is left of them, the folders,
+    // is removed once they are empty.
+    let mut taken = [std::ptr::null_mut::<libc::c_char>(); SLOTS];
+    for (slot, taken) in PENDING.iter().zip(taken.iter_mut()) {
         let path = slot.swap(std::ptr::null_mut(), Ordering::SeqCst);
         if !path.is_null() && path != reserved() {
             // SAFETY: a valid C string leaked by `Guard::register`; whoever swaps it out
             // of its slot owns it, and this process exits without freeing it.
             unsafe { libc::unlink(path) };
+            *taken = path;
+        }
+    }
+    for path in taken {
+        if !path.is_null() {
+            // SAFETY: as above; rmdir fails harmlessly on the files already unlinked.
+            unsafe { libc::rmdir(path) };
         }
     }
     let message = if MANY.load(Ordering::SeqCst) {
@@ -202,6 +214,11 @@ impl Guard {
     /// A guard of nothing yet, for [`create_guarded`].
     pub fn new() -> Guard {
         Guard { slot: None }
+    }
+
+    /// Whether it guards a file (or folder).
+    pub fn is_set(&self) -> bool {
+        self.slot.is_some()
     }
 
     fn release(&mut self) {

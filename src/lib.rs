@@ -5,6 +5,7 @@
 //! - [`stacks`] interns frames and stacks and resolves them to source locations.
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
+//! - [`events`] writes the events dataset: every allocation with its lifetime, as tables.
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod convert;
 pub mod dataset;
 pub mod error;
+pub mod events;
 pub mod interner;
 pub mod interrupt;
 pub mod progress;

@@ -258,6 +258,14 @@ impl LiveTable {
     pub fn values(&self) -> impl Iterator<Item = Live> + '_ {
         self.slots.iter().filter(|s| !s.is_empty()).map(Slot::live)
     }
+
+    /// The live allocations with their addresses, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, Live)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| (s.address, s.live()))
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +305,11 @@ mod tests {
         }
         let mut got: Vec<_> = table.values().map(|l| l.seq).collect();
         let mut want: Vec<_> = model.values().map(|l| l.seq).collect();
+        let mut entries: Vec<_> = table.entries().collect();
+        let mut model_entries: Vec<_> = model.iter().map(|(&a, &l)| (a, l)).collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        model_entries.sort_unstable_by_key(|e| e.0);
+        assert_eq!(entries, model_entries);
         got.sort_unstable();
         want.sort_unstable();
         assert_eq!(got, want);

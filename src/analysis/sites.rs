@@ -102,6 +102,11 @@ impl Sites {
         }
     }
 
+    /// The threads of the sites, in order of first appearance (repeated).
+    pub fn tids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.sites.iter().map(|s| s.tid)
+    }
+
     pub fn len(&self) -> usize {
         self.sites.len()
     }

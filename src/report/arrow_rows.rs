@@ -25,11 +25,11 @@ use crate::report::{stack_trace, ReportRow, ReportWriter};
 /// Rows per batch of a [`BatchCollector`].
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 
-fn dictionary() -> DataType {
+pub(crate) fn dictionary() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn frame_fields() -> Fields {
+pub(crate) fn frame_fields() -> Fields {
     Fields::from(vec![
         Field::new("function", dictionary(), false),
         Field::new("file", dictionary(), false),
@@ -63,7 +63,7 @@ pub fn schema() -> SchemaRef {
 
 /// Strings of one dictionary column within one batch.
 #[derive(Default)]
-struct Interner {
+pub(crate) struct Interner {
     /// By the address of the shared string: the stack table hands out the same `Arc` for a
     /// frame every time, so this is usually all the lookup costs. The `Arc` is kept so that
     /// its address cannot be reused by another string while the entry exists.
@@ -73,7 +73,7 @@ struct Interner {
 }
 
 impl Interner {
-    fn key(&mut self, s: &Arc<str>) -> i32 {
+    pub(crate) fn key(&mut self, s: &Arc<str>) -> i32 {
         let address = Arc::as_ptr(s) as *const u8 as usize;
         if let Some(&(_, k)) = self.by_address.get(&address) {
             return k;
@@ -84,12 +84,12 @@ impl Interner {
         k
     }
 
-    fn values(&self) -> Arc<StringArray> {
+    pub(crate) fn values(&self) -> Arc<StringArray> {
         Arc::new(self.values.iter().map(|s| Some(&**s)).collect())
     }
 }
 
-fn dictionary_array(keys: Int32Array, values: &Arc<StringArray>) -> ArrayRef {
+pub(crate) fn dictionary_array(keys: Int32Array, values: &Arc<StringArray>) -> ArrayRef {
     Arc::new(
         DictionaryArray::<Int32Type>::try_new(keys, values.clone() as ArrayRef)
             .expect("keys index the values"),

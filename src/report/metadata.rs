@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::analysis::{Report, ReportMode};
-use crate::capture::FileFormat;
+use crate::capture::{FileFormat, Header};
 
 /// Version of the layout of `report::arrow_rows` (`memform.schema_version`); raised when a
 /// column or a metadata key changes meaning or goes away.
@@ -65,7 +65,6 @@ pub fn python_allocator_name(id: u8) -> &'static str {
 
 /// The file's key-value metadata, in the order it is written.
 pub fn metadata(report: &Report, capture: &CaptureIdentity) -> Vec<(String, String)> {
-    let h = &report.header;
     let report_mode = match report.mode {
         ReportMode::Peak => "peak".to_string(),
         ReportMode::Leaks => "leaks".to_string(),
@@ -75,12 +74,32 @@ pub fn metadata(report: &Report, capture: &CaptureIdentity) -> Vec<(String, Stri
         Some(hwm) => (hwm.bytes.to_string(), hwm.index.to_string()),
         None => (String::new(), String::new()),
     };
+    let mut pairs = vec![(
+        "memform.schema_version".to_string(),
+        SCHEMA_VERSION.to_string(),
+    )];
+    pairs.extend(capture_metadata(&report.header, capture));
+    pairs.extend(
+        [
+            ("report", report_mode),
+            ("peak_memory", peak),
+            ("peak_memory_index", peak_index),
+            ("total_allocations", report.total_allocations.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("memform.{k}"), v)),
+    );
+    pairs
+}
+
+/// What the metadata says of the capture and of memform, whatever was made of it: the
+/// `memform.*` keys from `memform.version` to `memform.trace_python_allocators`.
+pub fn capture_metadata(h: &Header, capture: &CaptureIdentity) -> Vec<(String, String)> {
     let file_format = match h.file_format {
         FileFormat::AllAllocations => "all_allocations",
         FileFormat::AggregatedAllocations => "aggregated_allocations",
     };
-    let pairs: [(&str, String); 19] = [
-        ("schema_version", SCHEMA_VERSION.to_string()),
+    let pairs: [(&str, String); 14] = [
         ("version", env!("CARGO_PKG_VERSION").to_string()),
         ("capture.path", capture.path.clone()),
         ("capture.size", capture.size.to_string()),
@@ -101,10 +120,6 @@ pub fn metadata(report: &Report, capture: &CaptureIdentity) -> Vec<(String, Stri
             "trace_python_allocators",
             h.trace_python_allocators.to_string(),
         ),
-        ("report", report_mode),
-        ("peak_memory", peak),
-        ("peak_memory_index", peak_index),
-        ("total_allocations", report.total_allocations.to_string()),
     ];
     pairs
         .into_iter()

@@ -117,11 +117,14 @@ pub enum Format {
     Folded,
     /// memform's own: gzipped pprof `profile.proto`.
     Pprof,
+    /// memform's own, and not a report: the events dataset, a folder of Parquet tables of
+    /// every allocation ([`crate::events`]).
+    Events,
 }
 
 impl Format {
-    /// Every format: memray's, in the order memray lists them, then memform's own.
-    pub const ALL: [Format; 6] = [
+    /// Every report format: memray's, in the order memray lists them, then memform's own.
+    pub const REPORTS: [Format; 6] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
@@ -129,6 +132,29 @@ impl Format {
         Format::Folded,
         Format::Pprof,
     ];
+
+    /// Every format: the reports, then what is made of the whole capture.
+    pub const ALL: [Format; 7] = [
+        Format::Gprof2dot,
+        Format::Csv,
+        Format::Speedscope,
+        Format::Parquet,
+        Format::Folded,
+        Format::Pprof,
+        Format::Events,
+    ];
+
+    /// Whether it is a report of one mode (peak, leaks, temporary), written by a
+    /// [`ReportWriter`] from an analysis; the others are made of the whole capture, each
+    /// by its own pass, and written alone.
+    pub fn is_report(self) -> bool {
+        Format::REPORTS.contains(&self)
+    }
+
+    /// Whether its output is a folder rather than a file.
+    pub fn is_folder(self) -> bool {
+        self == Format::Events
+    }
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
     pub fn from_name(name: &str) -> Option<Format> {
@@ -145,6 +171,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Folded => "folded",
             Format::Pprof => "pprof",
+            Format::Events => "events",
         }
     }
 
@@ -157,6 +184,7 @@ impl Format {
             Format::Parquet => ".parquet",
             Format::Folded => ".folded",
             Format::Pprof => ".pb.gz",
+            Format::Events => "",
         }
     }
 
@@ -192,6 +220,7 @@ impl Format {
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
             Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
+            Format::Events => Box::new(NotAReport(self)),
         }
     }
 
@@ -203,6 +232,27 @@ impl Format {
         parquet: &ParquetOptions,
     ) -> io::Result<()> {
         write_report(report, &mut *self.writer(out, parquet))
+    }
+}
+
+/// The writer of a format that is not a report ([`Format::is_report`]): conversions write
+/// those by their own pass, so it only ever says so.
+struct NotAReport(Format);
+
+impl ReportWriter for NotAReport {
+    fn begin(&mut self, _: &Report) -> io::Result<()> {
+        Err(io::Error::other(format!(
+            "{} is not a report format: it is written from the whole capture",
+            self.0.name()
+        )))
+    }
+
+    fn row(&mut self, _: &ReportRow<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Report) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -69,7 +69,7 @@ impl Codec {
 
     /// The Parquet codec: zstd at level 3 (zstd's own default), gzip at level 6, and LZ4 as
     /// the `LZ4_RAW` codec (the older Hadoop-framed `LZ4` is deprecated by the format).
-    fn parquet(self) -> Compression {
+    pub(crate) fn parquet(self) -> Compression {
         match self {
             Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")),
             Codec::Snappy => Compression::SNAPPY,
@@ -103,7 +103,7 @@ impl ParquetOptions {
     }
 }
 
-fn to_io(e: parquet::errors::ParquetError) -> io::Error {
+pub(crate) fn to_io(e: parquet::errors::ParquetError) -> io::Error {
     match e {
         parquet::errors::ParquetError::External(e) => match e.downcast::<io::Error>() {
             Ok(e) => *e,

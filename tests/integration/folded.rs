@@ -188,7 +188,7 @@ fn folded_value_is_for_folded_only() {
         (
             "folded",
             &["--compression", "zstd"][..],
-            "memform: error: --compression applies only to the parquet format, not folded\n",
+            "memform: error: --compression applies only to the parquet and events formats, not folded\n",
         ),
     ] {
         let mut args = vec!["transform", format, "-o", out.to_str().unwrap()];

@@ -238,7 +238,7 @@ fn usage_errors_of_format_lists() {
         (&["csv,"], "memform: error: Format not supported: csv,\n"),
         (
             &["csv,speedscope", "--compression", "zstd"],
-            "memform: error: --compression applies only to the parquet format, not csv,speedscope\n",
+            "memform: error: --compression applies only to the parquet and events formats, not csv,speedscope\n",
         ),
         (
             &["csv,parquet", "--folded-value", "count"],

@@ -425,17 +425,17 @@ fn parquet_options_are_refused_elsewhere_and_checked() {
         (
             "csv",
             &["--compression", "zstd"],
-            "memform: error: --compression applies only to the parquet format, not csv\n",
+            "memform: error: --compression applies only to the parquet and events formats, not csv\n",
         ),
         (
             "speedscope",
             &["--row-group-size", "10"],
-            "memform: error: --row-group-size applies only to the parquet format, not speedscope\n",
+            "memform: error: --row-group-size applies only to the parquet and events formats, not speedscope\n",
         ),
         (
             "gprof2dot",
             &["--compression", "none", "--row-group-size", "10"],
-            "memform: error: --compression applies only to the parquet format, not gprof2dot\n",
+            "memform: error: --compression applies only to the parquet and events formats, not gprof2dot\n",
         ),
         ("parquet", &["--compression", "brotli"], "unknown codec"),
         ("parquet", &["--row-group-size", "0"], "positive number"),

@@ -1,0 +1,377 @@
+//! The events dataset (`memform transform events`): a capture as a folder of Parquet tables
+//! — every allocation with its lifetime, the stacks, the threads and the memory records —
+//! for questions about time that memray's snapshot reports do not answer. The tables are
+//! described in `docs/events-dataset.md`.
+//!
+//! One pass, streaming: allocations are written the moment they end (see [`lifetimes`]),
+//! so memory holds the live set and one row group, not the capture; the stacks, threads
+//! and memory records, which are small, are written at the end. The folder is written
+//! beside its target and renamed into place when complete ([`pending_dir`]).
+
+pub mod lifetimes;
+pub mod pending_dir;
+pub mod tables;
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::analysis::heap::HighWaterMark;
+use crate::analysis::pipeline::{decode_in_background, decode_inline};
+use crate::capture::{read_header, CaptureFile, Decoder, FileFormat, Header, StreamEnd};
+use crate::error::{CaptureError, Error};
+use crate::interner::FxIndexSet;
+use crate::progress::Progress;
+use crate::report::metadata::{capture_metadata, CaptureIdentity};
+use crate::report::parquet::{to_io, Codec};
+use crate::report::stacks::{StackKey, StackPrinter};
+use crate::stacks::NativeStacks;
+use lifetimes::{HeapSample, Lifetime, Lifetimes};
+use pending_dir::PendingDir;
+use tables::{AllocationColumns, AllocationRow};
+
+/// The files of the dataset, in the order they are written.
+pub const FILES: [&str; 4] = [
+    "allocations.parquet",
+    "stacks.parquet",
+    "threads.parquet",
+    "memory.parquet",
+];
+
+/// Version of the dataset's layout (`memform.events_schema_version`); raised when a column
+/// or a metadata key changes meaning or goes away.
+pub const EVENTS_SCHEMA_VERSION: &str = "1";
+
+/// Rows per row group of `allocations.parquet` unless `--row-group-size` says otherwise:
+/// large groups scan fast, and one group is what the writer holds in memory.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Rows gathered before they are handed to the Parquet writer.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// How to write the dataset.
+#[derive(Debug, Clone)]
+pub struct EventsOptions {
+    pub compression: Codec,
+    /// Rows per row group of `allocations.parquet` (at least 1).
+    pub row_group_size: usize,
+    /// 1: decode and write on the calling thread; otherwise decode on a second one.
+    pub threads: usize,
+    /// Replace an existing dataset.
+    pub force: bool,
+    /// Remove the unfinished folder on SIGINT, SIGTERM or SIGHUP.
+    pub remove_on_signal: bool,
+}
+
+impl Default for EventsOptions {
+    fn default() -> Self {
+        EventsOptions {
+            compression: Codec::default(),
+            row_group_size: DEFAULT_ROW_GROUP_ROWS,
+            threads: 0,
+            force: false,
+            remove_on_signal: false,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsSummary {
+    /// Rows of `allocations.parquet`.
+    pub allocations: u64,
+    /// Of them, never freed.
+    pub leaked: u64,
+    /// Allocation events of the capture (deallocations included).
+    pub events: u64,
+    pub stacks: usize,
+    pub threads: usize,
+    pub memory_records: usize,
+    pub high_water_mark: HighWaterMark,
+    /// How the capture's record stream ended.
+    pub end: StreamEnd,
+}
+
+/// Writes the events dataset of `capture` into the folder `target`.
+pub fn write_dataset(
+    capture: &CaptureFile,
+    target: &Path,
+    options: &EventsOptions,
+    progress: &mut dyn Progress,
+) -> Result<EventsSummary, Error> {
+    let path = capture.path();
+    let mut stream = capture.stream();
+    let header = read_header(&mut stream).map_err(|e| e.in_file(path))?;
+    if header.file_format == FileFormat::AggregatedAllocations {
+        return Err(CaptureError::EventsOfAggregated {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    let write_error = |source| Error::Write {
+        path: target.to_path_buf(),
+        source,
+    };
+    let mut dir = PendingDir::create(target, options.remove_on_signal).map_err(write_error)?;
+    let identity = CaptureIdentity::of(path);
+    let file_error = |name: &str| {
+        let path = target.join(name);
+        move |source| Error::Write { path, source }
+    };
+
+    let file = dir.create_file(FILES[0]).map_err(file_error(FILES[0]))?;
+    let mut allocations = AllocationsFile::new(file, options).map_err(file_error(FILES[0]))?;
+    let mut lifetimes = Lifetimes::default();
+    let mut stack_ids = StackIds::new(&header);
+    let mut samples: Vec<HeapSample> = Vec::new();
+    progress.phase("Processing allocation records", capture.file_len());
+    let decode = if options.threads == 1 {
+        decode_inline
+    } else {
+        decode_in_background
+    };
+    let (mut decoder, end) = decode(
+        Decoder::new(&header),
+        stream,
+        &mut |batch| {
+            lifetimes.consume(
+                batch,
+                &mut |t, l| allocations.push(stack_ids.row(t, l)),
+                &mut |s| samples.push(s),
+            );
+        },
+        progress,
+    )
+    .map_err(|e| e.in_file(path))?;
+    lifetimes.finish(&mut |t, l| allocations.push(stack_ids.row(t, l)));
+    progress.finish();
+
+    let hwm = lifetimes.high_water_mark();
+    let mut kv = capture_metadata(&header, &identity);
+    kv.extend(
+        [
+            ("dataset", "events".to_string()),
+            ("events_schema_version", EVENTS_SCHEMA_VERSION.to_string()),
+            ("peak_memory", hwm.bytes.to_string()),
+            ("peak_memory_index", hwm.index.to_string()),
+            ("total_events", lifetimes.events().to_string()),
+        ]
+        .map(|(k, v)| (format!("memform.{k}"), v)),
+    );
+    let (rows, leaked) = (allocations.rows, allocations.leaked);
+    allocations
+        .close(&kv, "allocations")
+        .map_err(file_error(FILES[0]))?;
+
+    // The stacks, printed as the reports print them.
+    let mut native = header.native_traces.then(|| {
+        NativeStacks::new(
+            std::mem::take(&mut decoder.native_frames),
+            &decoder.image_segments,
+            std::mem::take(&mut decoder.generation_starts),
+        )
+    });
+    let mut printer = StackPrinter::new(&header, &mut decoder.stacks, native.as_mut());
+    let stacks: Vec<_> = stack_ids
+        .keys
+        .iter()
+        .map(|&key| printer.frames(key))
+        .collect();
+    let schema = tables::stacks_schema();
+    let batch = tables::stacks_batch(&schema, &stacks);
+    write_small(&mut dir, FILES[1], options, &schema, &batch, &kv, "stacks")
+        .map_err(file_error(FILES[1]))?;
+
+    let names = decoder.thread_names(u64::MAX);
+    let mut tids: FxIndexSet<u64> = lifetimes.sites.tids().collect();
+    let mut named: Vec<u64> = names.keys().copied().collect();
+    named.sort_unstable();
+    tids.extend(named);
+    let threads: Vec<_> = tids
+        .iter()
+        .map(|&tid| (tid, names.get(&tid).cloned(), tid == header.main_tid))
+        .collect();
+    let schema = tables::threads_schema();
+    let batch = tables::threads_batch(&schema, &threads);
+    write_small(&mut dir, FILES[2], options, &schema, &batch, &kv, "threads")
+        .map_err(file_error(FILES[2]))?;
+
+    let schema = tables::memory_schema();
+    let batch = tables::memory_batch(&schema, &samples);
+    write_small(&mut dir, FILES[3], options, &schema, &batch, &kv, "memory")
+        .map_err(file_error(FILES[3]))?;
+
+    dir.commit(options.force, &FILES).map_err(write_error)?;
+    Ok(EventsSummary {
+        allocations: rows,
+        leaked,
+        events: lifetimes.events(),
+        stacks: stacks.len(),
+        threads: threads.len(),
+        memory_records: samples.len(),
+        high_water_mark: hwm,
+        end,
+    })
+}
+
+/// The dataset's stack ids: each distinct printed stack ([`StackKey`]) numbered from 0 in
+/// order of first use, and the allocation rows that refer to them.
+struct StackIds {
+    keys: FxIndexSet<StackKey>,
+    /// By site, its stack id, for captures without native traces (whose keys do not
+    /// depend on the segment generation); `u32::MAX` where not yet known.
+    by_site: Vec<u32>,
+    main_tid: u64,
+    native: bool,
+}
+
+impl StackIds {
+    fn new(header: &Header) -> StackIds {
+        StackIds {
+            keys: FxIndexSet::default(),
+            by_site: Vec::new(),
+            main_tid: header.main_tid,
+            native: header.native_traces,
+        }
+    }
+
+    /// The row of `l`, an allocation of `t`.
+    #[inline]
+    fn row(&mut self, t: &Lifetimes, l: Lifetime) -> AllocationRow {
+        let m = t.sites.member(l.site, l.seq, l.size);
+        let stack_id = if self.native {
+            let key = (
+                m.stack_id,
+                m.native_stack_id,
+                t.generation_of(l.seq),
+                m.tid == self.main_tid,
+            );
+            self.keys.insert_full(key).0 as u64
+        } else {
+            let site = l.site as usize;
+            if site >= self.by_site.len() {
+                self.by_site.resize(site + 1, u32::MAX);
+            }
+            if self.by_site[site] == u32::MAX {
+                let key = (m.stack_id, 0, 0, m.tid == self.main_tid);
+                self.by_site[site] = self.keys.insert_full(key).0 as u32;
+            }
+            u64::from(self.by_site[site])
+        };
+        AllocationRow {
+            seq: l.seq,
+            tid: m.tid,
+            allocator: m.allocator,
+            address: l.address,
+            size: l.size,
+            stack_id,
+            native_stack_id: m.native_stack_id,
+            freed_at: l.freed_at,
+        }
+    }
+}
+
+/// The writer properties of the dataset's files.
+fn properties(options: &EventsOptions, row_group_size: usize) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(options.compression.parquet())
+        .set_max_row_group_row_count(Some(row_group_size.max(1)))
+        .set_statistics_truncate_length(Some(64));
+    // Nearly every value its own: a dictionary would not pay.
+    for column in ["seq", "address", "freed_at", "stack_trace"] {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    builder.build()
+}
+
+/// `allocations.parquet` being written: rows gathered into batches, handed to the Parquet
+/// writer batch by batch. The first write error stops it and is kept for `close`.
+struct AllocationsFile {
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    columns: AllocationColumns,
+    rows: u64,
+    leaked: u64,
+    error: Option<std::io::Error>,
+}
+
+impl AllocationsFile {
+    fn new(file: File, options: &EventsOptions) -> std::io::Result<AllocationsFile> {
+        let schema = tables::allocations_schema();
+        let props = properties(options, options.row_group_size);
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(to_io)?;
+        Ok(AllocationsFile {
+            writer,
+            schema,
+            columns: AllocationColumns::with_capacity(BATCH_ROWS),
+            rows: 0,
+            leaked: 0,
+            error: None,
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, row: AllocationRow) {
+        self.rows += 1;
+        self.leaked += u64::from(row.freed_at.is_none());
+        self.columns.push(row);
+        if self.columns.len() >= BATCH_ROWS {
+            self.write_batch();
+        }
+    }
+
+    fn write_batch(&mut self) {
+        let batch = self.columns.take_batch(&self.schema);
+        if self.error.is_none() {
+            if let Err(e) = self.writer.write(&batch) {
+                self.error = Some(to_io(e));
+            }
+        }
+    }
+
+    fn close(mut self, kv: &[(String, String)], table: &str) -> std::io::Result<()> {
+        if !self.columns.is_empty() {
+            self.write_batch();
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for (k, v) in table_metadata(kv, table) {
+            self.writer.append_key_value_metadata(KeyValue::new(k, v));
+        }
+        self.writer.into_inner().map_err(to_io)?.sync_all()
+    }
+}
+
+/// The metadata of the file of `table`: `kv` and `memform.table`.
+fn table_metadata(kv: &[(String, String)], table: &str) -> Vec<(String, String)> {
+    let mut out = kv.to_vec();
+    out.push(("memform.table".to_string(), table.to_string()));
+    out
+}
+
+/// Writes one of the small tables, whole, as the file `name` of `dir`.
+fn write_small(
+    dir: &mut PendingDir,
+    name: &str,
+    options: &EventsOptions,
+    schema: &SchemaRef,
+    batch: &arrow_array::RecordBatch,
+    kv: &[(String, String)],
+    table: &str,
+) -> std::io::Result<()> {
+    let file = dir.create_file(name)?;
+    let props = properties(options, DEFAULT_ROW_GROUP_ROWS);
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(to_io)?;
+    writer.write(batch).map_err(to_io)?;
+    for (k, v) in table_metadata(kv, table) {
+        writer.append_key_value_metadata(KeyValue::new(k, v));
+    }
+    let file = writer.into_inner().map_err(to_io)?;
+    file.sync_all()
+}
