@@ -207,6 +207,14 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
             )));
         }
     }
+    if let Some(alone) = formats.iter().find(|f| !f.is_report()) {
+        if formats.len() > 1 {
+            return Err(Error::Usage(format!(
+                "the {} format is written alone, not with other formats",
+                alone.name()
+            )));
+        }
+    }
     if args.dataset.is_some() && formats.len() > 1 {
         return Err(Error::Usage(format!(
             "--dataset writes the parquet format alone, not {}",

@@ -23,6 +23,7 @@
 mod batch;
 mod cli_errors;
 mod common;
+mod events;
 mod fixtures_match_memray;
 mod folded;
 mod fuzz_regressions;
