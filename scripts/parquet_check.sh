@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Parquet reports read by pandas, polars and DuckDB, against memform's CSV reports of the same
 # captures, with the metadata and the example queries of docs/parquet-schema.md
-# (tests/parquet/check_readers.py says what is compared). Needs python3 (3.9+) and PyPI: it
+# (tests/parquet/check_readers.py says what is compared); and the events dataset read by
+# DuckDB, polars and pyarrow, with the queries of docs/events-dataset.md, against memray's
+# peak and leaks reports (tests/events/check_events.py). Needs python3 (3.9+) and PyPI: it
 # makes a venv with pyarrow, pandas, polars, duckdb, lz4 and memray 1.20.0, reused while it
 # still imports them. MEMFORM_PARQUET_VENV chooses where (default ~/.cache/memform-parquet-venv).
 set -euo pipefail
@@ -16,3 +18,4 @@ fi
 memform=$(bash scripts/memform_binary.sh)
 "$venv/bin/python" tests/parquet/check_readers.py --memform "$memform" \
   --replay "${MEMFORM_SHARED:-../shared}/corpus/replay.py"
+"$venv/bin/python" tests/events/check_events.py --memform "$memform"

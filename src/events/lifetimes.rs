@@ -10,8 +10,8 @@
 //!   unknown address ends nothing;
 //! - a mapping (mmap) is a set of pieces: a munmap that covers a piece only in part ends
 //!   that piece, and each part it leaves is a new piece that starts at that munmap (with
-//!   the mapping's thread, allocator and stacks), so that at every moment the live pieces
-//!   are exactly memray's intervals;
+//!   the mapping's thread, allocator and stacks, and the mapping's own event as its
+//!   origin), so that at every moment the live pieces are exactly memray's intervals;
 //! - the heap size and the high-water mark follow the same event-by-event arithmetic as
 //!   the heap tracker's (a test checks they agree on every fixture capture).
 
@@ -34,6 +34,8 @@ pub struct Lifetime {
     pub size: u64,
     /// The [`Sites`] id of its thread, allocator and stacks.
     pub site: u64,
+    /// For a piece a partial munmap left of a mapping: the mapping's event.
+    pub split_from: Option<u64>,
 }
 
 /// A memory record with the heap size memray counts at that moment.
@@ -44,11 +46,13 @@ pub struct HeapSample {
     pub heap: u64,
 }
 
-/// A piece of a mapping: when it started, and its site.
+/// A piece of a mapping: when it started, its site, and the mapping's event if it is a
+/// part left by a partial munmap.
 #[derive(Debug, Clone, Copy)]
 struct Piece {
     seq: u64,
     site: u64,
+    split_from: Option<u64>,
 }
 
 /// The lifetimes of one capture's allocations, event by event.
@@ -117,7 +121,12 @@ impl Lifetimes {
                     let site = self
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
-                    self.mappings.add(address, size, Piece { seq, site });
+                    let piece = Piece {
+                        seq,
+                        site,
+                        split_from: None,
+                    };
+                    self.mappings.add(address, size, piece);
                     self.current = self.current.wrapping_add(size);
                 }
                 AllocatorKind::RangedDeallocator => {
@@ -126,7 +135,11 @@ impl Lifetimes {
                         address,
                         size,
                         |start, len, piece: &Piece| gone.push((start, len, *piece)),
-                        |piece| Piece { seq, ..piece },
+                        |piece| Piece {
+                            seq,
+                            site: piece.site,
+                            split_from: Some(piece.split_from.unwrap_or(piece.seq)),
+                        },
                     );
                     for (start, len, piece) in gone {
                         ended(
@@ -137,6 +150,7 @@ impl Lifetimes {
                                 address: start,
                                 size: len,
                                 site: piece.site,
+                                split_from: piece.split_from,
                             },
                         );
                     }
@@ -174,6 +188,7 @@ impl Lifetimes {
                     address,
                     size: l.size,
                     site: l.site,
+                    split_from: None,
                 },
             );
         }
@@ -186,6 +201,7 @@ impl Lifetimes {
                     address: start,
                     size,
                     site: piece.site,
+                    split_from: piece.split_from,
                 },
             );
         }
@@ -218,6 +234,7 @@ fn ended_at(old: Live, address: u64, seq: u64) -> Lifetime {
         address,
         size: old.size,
         site: old.site,
+        split_from: None,
     }
 }
 
@@ -241,6 +258,10 @@ mod tests {
 
     fn span(l: &Lifetime) -> (u64, Option<u64>, u64, u64) {
         (l.seq, l.freed_at, l.address, l.size)
+    }
+
+    fn origins(out: &[Lifetime]) -> Vec<Option<u64>> {
+        out.iter().map(|l| l.split_from).collect()
     }
 
     #[test]
@@ -281,6 +302,7 @@ mod tests {
             (0x9000, 1024, Munmap),
             (0x8000, 4096, Munmap),
         ]);
+        assert_eq!(origins(&out), vec![None, Some(0), Some(0)]);
         let got: Vec<_> = out.iter().map(span).collect();
         assert_eq!(
             got,

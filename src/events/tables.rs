@@ -37,6 +37,7 @@ pub fn allocations_schema() -> SchemaRef {
         Field::new("stack_id", DataType::UInt64, false),
         Field::new("native_stack_id", DataType::UInt64, false),
         Field::new("freed_at", DataType::UInt64, true),
+        Field::new("split_from", DataType::UInt64, true),
     ]))
 }
 
@@ -84,6 +85,7 @@ pub struct AllocationRow {
     pub stack_id: u64,
     pub native_stack_id: u64,
     pub freed_at: Option<u64>,
+    pub split_from: Option<u64>,
 }
 
 /// The allocator names, by memray's allocator id (the dictionary of every batch's
@@ -111,6 +113,9 @@ pub struct AllocationColumns {
     native_stack_id: Vec<u64>,
     freed_at: Vec<u64>,
     freed: Vec<bool>,
+    /// `split_from` where valid: pieces left by a partial munmap are rare, so the column
+    /// is kept sparse while it is built.
+    splits: Vec<(usize, u64)>,
 }
 
 impl AllocationColumns {
@@ -125,6 +130,7 @@ impl AllocationColumns {
             native_stack_id: Vec::with_capacity(rows),
             freed_at: Vec::with_capacity(rows),
             freed: Vec::with_capacity(rows),
+            splits: Vec::new(),
         }
     }
 
@@ -139,6 +145,9 @@ impl AllocationColumns {
         self.native_stack_id.push(row.native_stack_id);
         self.freed_at.push(row.freed_at.unwrap_or(0));
         self.freed.push(row.freed_at.is_some());
+        if let Some(origin) = row.split_from {
+            self.splits.push((self.seq.len() - 1, origin));
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -152,8 +161,23 @@ impl AllocationColumns {
     /// The rows as a batch of [`allocations_schema`]; the columns start empty again.
     pub fn take_batch(&mut self, schema: &SchemaRef) -> RecordBatch {
         let rows = self.len();
-        let taken = std::mem::replace(self, AllocationColumns::with_capacity(rows));
+        self.take_batch_into(schema, AllocationColumns::with_capacity(rows))
+    }
+
+    /// [`AllocationColumns::take_batch`], going on with the (empty) columns `next`.
+    pub fn take_batch_into(&mut self, schema: &SchemaRef, next: AllocationColumns) -> RecordBatch {
+        let taken = std::mem::replace(self, next);
+        let rows = taken.seq.len();
         let freed_at = UInt64Array::new(taken.freed_at.into(), Some(taken.freed.into()));
+        let split_from = if taken.splits.is_empty() {
+            UInt64Array::new_null(rows)
+        } else {
+            let mut values = vec![None; rows];
+            for (row, origin) in taken.splits {
+                values[row] = Some(origin);
+            }
+            UInt64Array::from(values)
+        };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from(taken.seq)),
             Arc::new(UInt64Array::from(taken.tid)),
@@ -163,9 +187,46 @@ impl AllocationColumns {
             Arc::new(UInt64Array::from(taken.stack_id)),
             Arc::new(UInt64Array::from(taken.native_stack_id)),
             Arc::new(freed_at),
+            Arc::new(split_from),
         ];
         RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema")
     }
+}
+
+/// The columns of `batch`, a batch [`AllocationColumns::take_batch`] made, emptied for
+/// reuse; `None` if someone else still holds one of them.
+pub fn recycle(batch: RecordBatch) -> Option<AllocationColumns> {
+    fn vec<T: arrow_array::ArrowPrimitiveType>(a: &ArrayRef) -> Option<Vec<T::Native>> {
+        let a = a
+            .as_any()
+            .downcast_ref::<arrow_array::PrimitiveArray<T>>()?
+            .clone();
+        let (_, values, _) = a.into_parts();
+        let mut v = values.into_inner().into_vec().ok()?;
+        v.clear();
+        Some(v)
+    }
+    use arrow_array::types::{Int32Type, UInt64Type};
+    let columns = batch.columns().to_vec();
+    drop(batch);
+    let keys = columns[2]
+        .as_any()
+        .downcast_ref::<arrow_array::DictionaryArray<Int32Type>>()?
+        .keys()
+        .clone();
+    let keys: ArrayRef = Arc::new(keys);
+    Some(AllocationColumns {
+        seq: vec::<UInt64Type>(&columns[0])?,
+        tid: vec::<UInt64Type>(&columns[1])?,
+        allocator: vec::<Int32Type>(&keys)?,
+        address: vec::<UInt64Type>(&columns[3])?,
+        size: vec::<UInt64Type>(&columns[4])?,
+        stack_id: vec::<UInt64Type>(&columns[5])?,
+        native_stack_id: vec::<UInt64Type>(&columns[6])?,
+        freed_at: vec::<UInt64Type>(&columns[7])?,
+        freed: Vec::with_capacity(columns[7].len()),
+        splits: Vec::new(),
+    })
 }
 
 /// The batch of `stacks.parquet`: `stacks[i]` is stack id `i`'s frames.
@@ -271,25 +332,38 @@ mod tests {
             stack_id: 7,
             native_stack_id: 0,
             freed_at: None,
+            split_from: None,
         };
         columns.push(row);
         columns.push(AllocationRow {
             allocator: Allocator::PymallocMalloc,
             freed_at: Some(9),
+            split_from: Some(2),
             ..row
         });
         let batch = columns.take_batch(&schema);
         assert!(columns.is_empty());
         assert_eq!(batch.num_rows(), 2);
+        let address = batch.column(3).to_data().buffers()[0].as_ptr();
+        let kept = batch.clone();
         let freed = batch
             .column(7)
             .as_primitive::<arrow_array::types::UInt64Type>();
         assert!(freed.is_null(0));
         assert_eq!(freed.value(1), 9);
+        let split = batch
+            .column(8)
+            .as_primitive::<arrow_array::types::UInt64Type>();
+        assert_eq!((split.is_null(0), split.value(1)), (true, 2));
         let allocator = batch.column(2).as_dictionary::<Int32Type>();
         let names = allocator.values().as_string::<i32>();
         let name = |i: usize| names.value(allocator.keys().value(i) as usize);
         assert_eq!((name(0), name(1)), ("MMAP", "PYMALLOC_MALLOC"));
+        // Columns come back for reuse once nobody else holds them.
+        assert!(recycle(kept).is_none());
+        let again = recycle(batch).expect("sole owner");
+        assert!(again.is_empty());
+        assert_eq!(again.address.as_ptr() as *const u8, address);
     }
 
     #[test]
