@@ -68,7 +68,10 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             "Cannot write the report to a directory",
             &path,
         ),
-        e @ (Error::Capture(EngineCaptureError::TemporaryOnAggregated)
+        e @ (Error::Capture(
+            EngineCaptureError::TemporaryOnAggregated
+            | EngineCaptureError::EventsOfAggregated { .. },
+        )
         | Error::UnknownFormat(_)
         | Error::OutputIsCapture(_)
         | Error::Usage(_)) => PyValueError::new_err(e.to_string()),

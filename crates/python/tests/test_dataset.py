@@ -103,3 +103,4 @@ def test_dask_cluster_writes_the_same_dataset(tmp_path, captures):
         assert ours.schema.metadata == theirs.schema.metadata, relative
     assert example.top_stacks(dask_dataset) == example.top_stacks(cli)
     assert len(example.top_stacks(cli)) == 10
+

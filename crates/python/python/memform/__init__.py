@@ -41,8 +41,9 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: The formats of :func:`transform` (and of ``memform transform``).
-FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof")
+#: The formats of :func:`transform` (and of ``memform transform``): the reports, then
+#: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md).
+FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events")
 
 
 class CaptureWarning(UserWarning):
@@ -114,6 +115,11 @@ def transform(
     capture under memray's default name (``memray-<format>-<name>``). An existing report
     is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
     a temporary file and renamed into place, so a failed conversion leaves nothing behind.
+
+    ``"events"`` writes the events dataset, a folder of four Parquet tables
+    (``allocations``, ``stacks``, ``threads``, ``memory``: docs/events-dataset.md) of
+    every allocation with its lifetime; ``leaks`` and ``temporary_threshold`` do not apply
+    to it (``ValueError``), nor to an aggregated capture, which keeps no events.
     """
     if not isinstance(format, str):
         raise TypeError(f"format must be a str, not {type(format).__name__}")

@@ -1,0 +1,52 @@
+"""The events dataset from Python: `memform.transform(capture, "events")` writes the folder of
+Parquet tables (docs/events-dataset.md) that pyarrow reads, and refuses what the command line
+refuses."""
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import memform
+from conftest import CAPTURES
+
+
+def test_the_events_dataset_is_every_allocation_with_its_lifetime(tmp_path):
+    """memform.transform(capture, "events"): the folder's allocations alive at the peak are
+    the peak report's rows, per stack."""
+    capture = CAPTURES / "v1.20.0-py3.12-default.bin"
+    folder = memform.transform(capture, "events", tmp_path / "events")
+    assert folder == tmp_path / "events"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "allocations.parquet",
+        "memory.parquet",
+        "stacks.parquet",
+        "threads.parquet",
+    ]
+    allocations = pq.read_table(folder / "allocations.parquet")
+    peak = int(pq.read_metadata(folder / "allocations.parquet").metadata[b"memform.peak_memory_index"])
+    alive = allocations.filter(
+        pc.and_(
+            pc.less_equal(allocations["seq"], peak),
+            pc.or_kleene(pc.is_null(allocations["freed_at"]), pc.greater(allocations["freed_at"], peak)),
+        )
+    )
+    stacks = pq.read_table(folder / "stacks.parquet").to_pydict()
+    trace = dict(zip(stacks["stack_id"], stacks["stack_trace"]))
+    got = {}
+    for stack_id, size in zip(alive["stack_id"].to_pylist(), alive["size"].to_pylist()):
+        n, total = got.get(trace[stack_id], (0, 0))
+        got[trace[stack_id]] = (n + 1, total + size)
+    report = memform.report(capture).to_pydict()
+    want = {}
+    for stack, n, size in zip(report["stack_trace"], report["num_allocations"], report["size"]):
+        m, total = want.get(stack, (0, 0))
+        want[stack] = (m + n, total + size)
+    assert got == want
+
+    with pytest.raises(FileExistsError):
+        memform.transform(capture, "events", folder)
+    with pytest.raises(ValueError, match="--leaks and the temporary-allocation options"):
+        memform.transform(capture, "events", tmp_path / "leaks", leaks=True)
+    with pytest.raises(ValueError, match="an aggregated capture keeps no allocation events"):
+        memform.transform(CAPTURES / "v1.20.0-py3.11-aggregate.bin", "events", tmp_path / "agg")
+    assert not (tmp_path / "leaks").exists() and not (tmp_path / "agg").exists()
