@@ -57,6 +57,34 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
             Err(e) => failure = Some(e.to_string()),
         }
     }
+    if with_parquet {
+        // The events dataset reads the capture by its own pass: it must fail (or not) just
+        // as the reports do, leaving no folder.
+        let out = std::env::temp_dir().join(format!(
+            "memform-malformed-events-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let events = memform::events::write_dataset(
+            &capture,
+            &out,
+            &memform::events::EventsOptions::default(),
+            &mut Silent,
+        );
+        match (&events, &failure) {
+            (Ok(_), None) => std::fs::remove_dir_all(&out).expect("the dataset's folder"),
+            (Err(_), Some(_)) => assert!(!out.exists(), "{}: a folder left", path.display()),
+            // An aggregated capture has reports and no events.
+            (Err(memform::Error::Capture(memform::CaptureError::EventsOfAggregated { .. })), _) => {
+            }
+            _ => panic!(
+                "{}: the reports gave {:?}, the events dataset {:?}",
+                path.display(),
+                failure,
+                events.as_ref().map(|_| ())
+            ),
+        }
+    }
     match failure {
         None => Outcome::Reported,
         Some(message) => Outcome::Failed(message),
