@@ -1,5 +1,5 @@
 //! `allocations.parquet` being written: rows gathered into record batches of
-//! [`BATCH_ROWS`], each handed to the Parquet writer — on a thread of its own when the
+//! [`tables::BATCH_ROWS`], each handed to the Parquet writer — on a thread of its own when the
 //! conversion may use two (encoding and compressing the rows is most of the work of the
 //! dataset, and the decoder's thread leaves a core mostly idle), or inline.
 
@@ -14,11 +14,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use crate::events::tables::{self, AllocationColumns, AllocationRow};
+use crate::events::tables::{self, AllocationColumns, AllocationRow, BATCH_ROWS};
 use crate::report::parquet::to_io;
-
-/// Rows gathered before they are handed to the Parquet writer.
-const BATCH_ROWS: usize = 1 << 14;
 
 /// Batches in flight to the encoding thread.
 const IN_FLIGHT: usize = 2;
@@ -26,7 +23,7 @@ const IN_FLIGHT: usize = 2;
 /// Where finished batches go.
 enum Encoder<'s> {
     Inline {
-        writer: ArrowWriter<File>,
+        writer: Box<ArrowWriter<File>>,
         /// The first write error; later batches are dropped.
         error: Option<io::Error>,
     },
@@ -65,7 +62,7 @@ impl<'s> AllocationsFile<'s> {
             ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(to_io)?;
         let encoder = match scope {
             None => Encoder::Inline {
-                writer,
+                writer: Box::new(writer),
                 error: None,
             },
             Some(scope) => {
@@ -138,7 +135,7 @@ impl<'s> AllocationsFile<'s> {
         let mut writer = match self.encoder {
             Encoder::Inline { writer, error } => match error {
                 Some(e) => return Err(e),
-                None => writer,
+                None => *writer,
             },
             Encoder::Thread {
                 batches, thread, ..

@@ -193,38 +193,36 @@ impl AllocationColumns {
     }
 }
 
+/// Rows of the batches of `allocations.parquet` handed to the Parquet writer.
+pub const BATCH_ROWS: usize = 1 << 14;
+
 /// The columns of `batch`, a batch [`AllocationColumns::take_batch`] made, emptied for
 /// reuse; `None` if someone else still holds one of them.
 pub fn recycle(batch: RecordBatch) -> Option<AllocationColumns> {
-    fn vec<T: arrow_array::ArrowPrimitiveType>(a: &ArrayRef) -> Option<Vec<T::Native>> {
-        let a = a
-            .as_any()
-            .downcast_ref::<arrow_array::PrimitiveArray<T>>()?
-            .clone();
-        let (_, values, _) = a.into_parts();
-        let mut v = values.into_inner().into_vec().ok()?;
-        v.clear();
-        Some(v)
+    /// The values of `array` (the keys of a dictionary array) as the vector they were
+    /// built from, emptied.
+    fn take<T: arrow_buffer::ArrowNativeType>(array: ArrayRef) -> Option<Vec<T>> {
+        let data = array.to_data();
+        drop(array);
+        let buffer = data.buffers().first()?.clone();
+        drop(data);
+        let mut values = buffer.into_vec::<T>().ok()?;
+        values.clear();
+        Some(values)
     }
-    use arrow_array::types::{Int32Type, UInt64Type};
-    let columns = batch.columns().to_vec();
+    let mut columns = batch.columns().to_vec().into_iter();
     drop(batch);
-    let keys = columns[2]
-        .as_any()
-        .downcast_ref::<arrow_array::DictionaryArray<Int32Type>>()?
-        .keys()
-        .clone();
-    let keys: ArrayRef = Arc::new(keys);
+    let mut next = || columns.next();
     Some(AllocationColumns {
-        seq: vec::<UInt64Type>(&columns[0])?,
-        tid: vec::<UInt64Type>(&columns[1])?,
-        allocator: vec::<Int32Type>(&keys)?,
-        address: vec::<UInt64Type>(&columns[3])?,
-        size: vec::<UInt64Type>(&columns[4])?,
-        stack_id: vec::<UInt64Type>(&columns[5])?,
-        native_stack_id: vec::<UInt64Type>(&columns[6])?,
-        freed_at: vec::<UInt64Type>(&columns[7])?,
-        freed: Vec::with_capacity(columns[7].len()),
+        seq: take(next()?)?,
+        tid: take(next()?)?,
+        allocator: take(next()?)?,
+        address: take(next()?)?,
+        size: take(next()?)?,
+        stack_id: take(next()?)?,
+        native_stack_id: take(next()?)?,
+        freed_at: take(next()?)?,
+        freed: Vec::with_capacity(BATCH_ROWS),
         splits: Vec::new(),
     })
 }
@@ -318,6 +316,7 @@ mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int32Type;
+    use arrow_array::Array;
 
     #[test]
     fn allocation_rows_keep_their_values_and_nulls() {
