@@ -39,7 +39,8 @@ enum Command {
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded, pprof
+    /// folded, pprof; and aggregate (alone: the capture rewritten as memray's aggregated
+    /// capture)
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
@@ -205,6 +206,24 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
                 names()
             )));
         }
+    }
+    if let Some(format) = formats.iter().find(|f| f.writes_capture()) {
+        let modes = [
+            ("--leaks", args.leaks),
+            (
+                "--temporary-allocation-threshold",
+                args.temporary_allocation_threshold.is_some(),
+            ),
+            ("--temporary-allocations", args.temporary_allocations),
+        ];
+        if let Some((flag, _)) = modes.iter().find(|(_, given)| *given) {
+            return Err(Error::Usage(format!(
+                "{flag} does not apply to the {} format (an aggregated capture keeps both \
+                 the peak and the leaks)",
+                format.name()
+            )));
+        }
+        crate::convert::check_capture_formats(&formats, ReportMode::Peak)?;
     }
     if args.dataset.is_some() && formats.len() > 1 {
         return Err(Error::Usage(format!(

@@ -128,6 +128,7 @@ impl Conversion {
         if self.targets.is_empty() {
             return Err(Error::Usage("no report to write".to_string()));
         }
+        check_capture_formats(&self.formats(), self.mode)?;
         for (i, target) in self.targets.iter().enumerate() {
             let output = &target.output;
             if !self.force && output.exists() {
@@ -155,6 +156,11 @@ impl Conversion {
     /// and the next ones are still written.
     pub fn run(&self, progress: &mut dyn Progress) -> Result<Converted, Error> {
         self.check()?;
+        if let [target] = self.targets.as_slice() {
+            if target.format.writes_capture() {
+                return self.write_capture(target, progress);
+            }
+        }
         let capture = CaptureFile::open(&self.capture)?;
         let options = analysis::Options {
             high_water_mark: self
@@ -164,7 +170,7 @@ impl Conversion {
             threads: self.threads,
         };
         let mut report = analysis::compute(&capture, self.mode, options, progress)?;
-        let warning = end_warning(&capture, &report);
+        let warning = end_warning(&capture, report.end, report.total_allocations);
         let stacks = ResolvedStacks::resolve(&mut report);
         let writer_options = WriterOptions {
             parquet: ParquetOptions {
@@ -185,6 +191,25 @@ impl Conversion {
         Ok(Converted { reports, warning })
     }
 
+    /// A capture-writing format ([`Format::writes_capture`], alone): its own pass over the
+    /// capture, then the safe write of its file.
+    fn write_capture(
+        &self,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Converted, Error> {
+        let capture = CaptureFile::open(&self.capture)?;
+        let aggregated = crate::aggregate::aggregate(&capture, self.threads, progress)?;
+        let warning = end_warning(&capture, aggregated.end, aggregated.allocations);
+        let written = self
+            .write_with(target, |file| crate::aggregate::write(file, &aggregated))
+            .map(|()| target.output.clone());
+        Ok(Converted {
+            reports: vec![written],
+            warning,
+        })
+    }
+
     /// Writes one target's report into its temporary file and renames it into place.
     fn write(
         &self,
@@ -192,6 +217,19 @@ impl Conversion {
         stacks: &ResolvedStacks,
         target: &Target,
         options: &WriterOptions,
+    ) -> Result<(), Error> {
+        self.write_with(target, |file| {
+            let mut writer = target.format.writer_with(file, options);
+            crate::report::write_resolved(report, stacks, &mut *writer)
+        })
+    }
+
+    /// Writes `target`'s file with `write` into its temporary file and renames it into
+    /// place; a failure leaves no file.
+    fn write_with(
+        &self,
+        target: &Target,
+        write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
     ) -> Result<(), Error> {
         let write_error = |source| Error::Write {
             path: target.output.clone(),
@@ -208,9 +246,7 @@ impl Conversion {
             create()
         }
         .map_err(write_error)?;
-        let mut writer = target.format.writer_with(pending.file(), options);
-        crate::report::write_resolved(report, stacks, &mut *writer).map_err(write_error)?;
-        drop(writer);
+        write(pending.file()).map_err(write_error)?;
         pause_before_commit();
         pending.commit().map_err(write_error)?;
         drop(guard);
@@ -238,6 +274,31 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, Error> {
         formats.push(format);
     }
     Ok(formats)
+}
+
+/// The rules of capture-writing formats ([`Format::writes_capture`]): written alone, and
+/// in no report mode (they keep what the peak and leaks reports need, and no mode
+/// applies).
+pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(), Error> {
+    let Some(format) = formats.iter().find(|f| f.writes_capture()) else {
+        return Ok(());
+    };
+    if formats.len() > 1 {
+        let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+        return Err(Error::Usage(format!(
+            "the {} format writes a capture and is written alone, not in a list ({})",
+            format.name(),
+            names.join(",")
+        )));
+    }
+    if mode != ReportMode::Peak {
+        return Err(Error::Usage(format!(
+            "--leaks and the temporary-allocation options do not apply to the {} format \
+             (an aggregated capture keeps both the peak and the leaks)",
+            format.name()
+        )));
+    }
+    Ok(())
 }
 
 /// The capture is an existing file ([`Error::CaptureNotFound`] otherwise).
@@ -277,8 +338,9 @@ pub fn file_stem(name: &str) -> &str {
 }
 
 /// A capture without a trailer is reported on, like memray does, from the records before
-/// the damage; this says so (`None` for a capture that ends properly).
-pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
+/// the damage; this says so (`None` for a capture that ends properly), given how its record
+/// stream ended and how many allocation records came before.
+pub fn end_warning(capture: &CaptureFile, end: StreamEnd, total_allocations: u64) -> Option<String> {
     let where_ = |offset: u64| {
         if capture.is_compressed() {
             format!("decompressed byte {offset}")
@@ -286,7 +348,7 @@ pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
             format!("byte {offset}")
         }
     };
-    let what = match report.end {
+    let what = match end {
         StreamEnd::Trailer => return None,
         StreamEnd::Truncated { offset, mid_record } => format!(
             "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
@@ -301,8 +363,7 @@ pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
         ),
     };
     Some(format!(
-        "{what}; reporting the {} allocation records before it",
-        report.total_allocations
+        "{what}; reporting the {total_allocations} allocation records before it"
     ))
 }
 
@@ -360,6 +421,14 @@ mod tests {
             p("dir/run.bin", Format::Folded),
             PathBuf::from("dir/memray-folded-run.folded")
         );
+        assert_eq!(
+            p("dir/run.bin", Format::Aggregate),
+            PathBuf::from("dir/memray-aggregate-run.bin")
+        );
+        assert_eq!(
+            p("memray-app.123.bin", Format::Aggregate),
+            PathBuf::from("memray-aggregate-app.123.bin")
+        );
     }
 
     #[test]
@@ -397,6 +466,12 @@ mod tests {
         c.targets[1].output = c.targets[0].output.clone();
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         c.targets.clear();
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::with_formats(&capture, &[Format::Csv, Format::Aggregate]);
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::new(&capture, Format::Aggregate);
+        assert!(c.check().is_ok());
+        c.mode = ReportMode::Leaks;
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }

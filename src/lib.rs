@@ -5,12 +5,14 @@
 //! - [`stacks`] interns frames and stacks and resolves them to source locations.
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
+//! - [`aggregate`] rewrites a full capture as memray's aggregated capture.
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
+pub mod aggregate;
 pub mod analysis;
 pub mod batch;
 pub mod capture;

@@ -117,11 +117,28 @@ pub enum Format {
     Folded,
     /// memform's own: gzipped pprof `profile.proto`.
     Pprof,
+    /// Not a report: the capture rewritten as memray's aggregated capture (what
+    /// `memray run --aggregate` writes), by its own pass over the capture
+    /// ([`crate::aggregate`]).
+    Aggregate,
 }
 
 impl Format {
-    /// Every format: memray's, in the order memray lists them, then memform's own.
-    pub const ALL: [Format; 6] = [
+    /// Every format: memray's, in the order memray lists them, then memform's own, then
+    /// the capture-writing ones.
+    pub const ALL: [Format; 7] = [
+        Format::Gprof2dot,
+        Format::Csv,
+        Format::Speedscope,
+        Format::Parquet,
+        Format::Folded,
+        Format::Pprof,
+        Format::Aggregate,
+    ];
+
+    /// The report formats: those written from an analysis by a [`ReportWriter`], in any
+    /// report mode, several from one read.
+    pub const REPORTS: [Format; 6] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
@@ -129,6 +146,12 @@ impl Format {
         Format::Folded,
         Format::Pprof,
     ];
+
+    /// Whether this format writes a capture rather than a report: it runs its own pass over
+    /// the capture, has no report mode, and is written alone.
+    pub fn writes_capture(self) -> bool {
+        self == Format::Aggregate
+    }
 
     /// The format named `name`, case-insensitively, as `memray transform` matches it.
     pub fn from_name(name: &str) -> Option<Format> {
@@ -145,6 +168,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Folded => "folded",
             Format::Pprof => "pprof",
+            Format::Aggregate => "aggregate",
         }
     }
 
@@ -157,6 +181,7 @@ impl Format {
             Format::Parquet => ".parquet",
             Format::Folded => ".folded",
             Format::Pprof => ".pb.gz",
+            Format::Aggregate => ".bin",
         }
     }
 
@@ -192,6 +217,7 @@ impl Format {
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
             Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
+            Format::Aggregate => Box::new(NotAReport),
         }
     }
 
@@ -204,6 +230,31 @@ impl Format {
     ) -> io::Result<()> {
         write_report(report, &mut *self.writer(out, parquet))
     }
+}
+
+/// The "writer" of a format that is not a report ([`Format::writes_capture`]): it refuses
+/// to write. Such formats never reach a report writer through [`crate::convert`].
+struct NotAReport;
+
+impl ReportWriter for NotAReport {
+    fn begin(&mut self, _: &Report) -> io::Result<()> {
+        Err(not_a_report())
+    }
+
+    fn row(&mut self, _: &ReportRow<'_>) -> io::Result<()> {
+        Err(not_a_report())
+    }
+
+    fn finish(&mut self, _: &Report) -> io::Result<()> {
+        Err(not_a_report())
+    }
+}
+
+fn not_a_report() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the aggregate format writes a capture, not a report",
+    )
 }
 
 /// The options of the formats that have some: each applies to its format only.
@@ -278,7 +329,10 @@ mod tests {
         assert_eq!(Format::from_name("SpeedScope"), Some(Format::Speedscope));
         assert_eq!(Format::from_name("parquet"), Some(Format::Parquet));
         assert_eq!(Format::from_name("Folded"), Some(Format::Folded));
+        assert_eq!(Format::from_name("Aggregate"), Some(Format::Aggregate));
         assert_eq!(Format::from_name("html"), None);
+        assert!(Format::REPORTS.iter().all(|f| !f.writes_capture()));
+        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 1);
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
     for mode in MODES {
         match analysis::compute(&capture, mode, Options::default(), &mut Silent) {
             Ok(mut report) => {
-                for format in Format::ALL {
+                for format in Format::REPORTS {
                     // Parquet encoding is slow next to the rest; the binary runs cover it too.
                     if format == Format::Parquet && !with_parquet {
                         continue;
