@@ -31,6 +31,7 @@ __all__ = [
     "CaptureError",
     "CaptureWarning",
     "FORMATS",
+    "REPORT_FORMATS",
     "ReportStream",
     "__version__",
     "dataset_part",
@@ -42,7 +43,12 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``).
-FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof")
+FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "aggregate")
+
+#: The report formats among :data:`FORMATS`: every one but ``aggregate``, which writes the
+#: capture as memray's aggregated capture (``memray run --aggregate``) and takes no report
+#: mode (``leaks`` and ``temporary_threshold`` raise ``ValueError`` with it).
+REPORT_FORMATS = FORMATS[:-1]
 
 
 class CaptureWarning(UserWarning):
@@ -111,7 +117,8 @@ def transform(
     """Writes one report of ``capture`` in ``format`` and returns the report's path.
 
     ``format`` is one of :data:`FORMATS`. Without ``output``, the report goes beside the
-    capture under memray's default name (``memray-<format>-<name>``). An existing report
+    capture under memray's default name (``memray-<format>-<name>``). ``aggregate``
+    writes the capture as memray's aggregated capture (``memray-aggregate-<name>.bin``). An existing report
     is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
     a temporary file and renamed into place, so a failed conversion leaves nothing behind.
     """
