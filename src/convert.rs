@@ -340,7 +340,11 @@ pub fn file_stem(name: &str) -> &str {
 /// A capture without a trailer is reported on, like memray does, from the records before
 /// the damage; this says so (`None` for a capture that ends properly), given how its record
 /// stream ended and how many allocation records came before.
-pub fn end_warning(capture: &CaptureFile, end: StreamEnd, total_allocations: u64) -> Option<String> {
+pub fn end_warning(
+    capture: &CaptureFile,
+    end: StreamEnd,
+    total_allocations: u64,
+) -> Option<String> {
     let where_ = |offset: u64| {
         if capture.is_compressed() {
             format!("decompressed byte {offset}")

@@ -203,10 +203,7 @@ fn records(heap: &HeapTracker, generation_starts: &[(u64, u64)]) -> Vec<Aggregat
 /// Writes `capture` into `out`, LZ4-compressed, and flushes it.
 pub fn write<W: Write>(out: W, capture: &AggregatedCapture) -> io::Result<()> {
     let buffered = writer::write_compressed(BufWriter::with_capacity(1 << 20, out), capture)?;
-    buffered
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .flush()
+    buffered.into_inner().map_err(|e| e.into_error())?.flush()
 }
 
 #[cfg(test)]

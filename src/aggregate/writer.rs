@@ -219,7 +219,10 @@ fn aggregated_allocation<W: Write>(
 }
 
 /// Writes the records of `capture` (header first, trailer last) into `s`, uncompressed.
-pub fn write_records<W: Write>(s: &mut RecordSink<W>, capture: &AggregatedCapture) -> io::Result<()> {
+pub fn write_records<W: Write>(
+    s: &mut RecordSink<W>,
+    capture: &AggregatedCapture,
+) -> io::Result<()> {
     write_header(s, &capture.header)?;
     for m in &capture.snapshots {
         memory_snapshot(s, m)?;

@@ -85,7 +85,11 @@ fn aggregated_captures_give_the_reports_of_their_originals() {
                 let numbers = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
                     rows.into_iter().map(|r| r[..5].to_vec()).collect()
                 };
-                assert_eq!(numbers(csv_rows(&ours)), numbers(csv_rows(&theirs)), "{case}");
+                assert_eq!(
+                    numbers(csv_rows(&ours)),
+                    numbers(csv_rows(&theirs)),
+                    "{case}"
+                );
             } else if v120 {
                 let members: Option<Vec<crate::fixtures_match_memray::Members>> =
                     members.map(|b| serde_json::from_slice(&b).unwrap());
@@ -158,7 +162,13 @@ fn the_command_line_of_the_aggregate_format() {
         "written alone",
     );
     refused(
-        &["transform", "csv,aggregate", "--output-dir", out_arg, run_arg],
+        &[
+            "transform",
+            "csv,aggregate",
+            "--output-dir",
+            out_arg,
+            run_arg,
+        ],
         "written alone",
     );
     let aggregated = capture("v1.20.0-py3.11-aggregate.bin");
@@ -180,7 +190,13 @@ fn the_command_line_of_the_aggregate_format() {
     bytes[at] = 0x03; // a record type that does not exist
     std::fs::write(&bad, &bytes).unwrap();
     refused(
-        &["transform", "aggregate", "-o", out_arg, bad.to_str().unwrap()],
+        &[
+            "transform",
+            "aggregate",
+            "-o",
+            out_arg,
+            bad.to_str().unwrap(),
+        ],
         &format!("byte {at}: malformed capture"),
     );
     // Several captures: each its own aggregated capture, in --output-dir.
@@ -200,5 +216,7 @@ fn the_command_line_of_the_aggregate_format() {
         std::fs::read(&default).unwrap(),
         "a batch writes the same bytes"
     );
-    assert!(many.join("memray-aggregate-v1.20.0-py3.13-pyalloc.bin").is_file());
+    assert!(many
+        .join("memray-aggregate-v1.20.0-py3.13-pyalloc.bin")
+        .is_file());
 }

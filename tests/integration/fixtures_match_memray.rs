@@ -19,7 +19,12 @@ pub(crate) struct Members {
     tids: Vec<u64>,
 }
 
-pub(crate) fn check_csv_in_order(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
+pub(crate) fn check_csv_in_order(
+    case: &str,
+    ours: &str,
+    theirs: &str,
+    members: Option<&[Members]>,
+) -> usize {
     if ours == theirs {
         return 0;
     }

@@ -69,6 +69,7 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             &path,
         ),
         e @ (Error::Capture(EngineCaptureError::TemporaryOnAggregated)
+        | Error::Capture(EngineCaptureError::AlreadyAggregated { .. })
         | Error::UnknownFormat(_)
         | Error::OutputIsCapture(_)
         | Error::Usage(_)) => PyValueError::new_err(e.to_string()),

@@ -143,3 +143,9 @@ def test_the_aggregate_format_through_the_api(fixture_copy):
     assert memform.report(path).num_rows == memform.report(capture).num_rows
     with pytest.raises(ValueError, match="do not apply"):
         memform.transform(capture, "aggregate", force=True, leaks=True)
+
+
+def test_aggregating_an_aggregated_capture_is_a_value_error(fixture_copy):
+    capture = fixture_copy("v1.20.0-py3.11-aggregate.bin")
+    with pytest.raises(ValueError, match="already aggregated"):
+        memform.transform(capture, "aggregate")
