@@ -4,8 +4,9 @@
 #  2. a small live comparison: memray 1.20.0 from PyPI records the fixture workload, and
 #     ../shared/corpus/check.py compares memform with that memray's own outputs;
 #  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports;
-#  4. the Python wheel built with maturin, installed into a fresh venv, and its pytest suite.
-# MEMFORM_SKIP_LIVE=1 skips 2 to 4, the parts that need PyPI.
+#  4. memform's aggregated captures read by memray 1.20.0 (same venv) against the originals;
+#  5. the Python wheel built with maturin, installed into a fresh venv, and its pytest suite.
+# MEMFORM_SKIP_LIVE=1 skips 2 to 5, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # tests/integration/pprof.rs reads the pprof reports with `go tool pprof` (Debian's golang-go).
@@ -24,5 +25,6 @@ cargo test --release --locked --workspace --test integration -- --nocapture dama
 if [ "${MEMFORM_SKIP_LIVE:-0}" != 1 ]; then
   bash scripts/live_check.sh
   bash scripts/parquet_check.sh
+  bash scripts/aggregate_check.sh
   bash scripts/python_test.sh
 fi

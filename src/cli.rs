@@ -40,7 +40,8 @@ struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
     /// folded, pprof; and, written alone, events (a folder of Parquet tables of every
-    /// allocation, default memray-events-<name>/)
+    /// allocation, default memray-events-<name>/) and aggregate (the capture rewritten as
+    /// memray's aggregated capture)
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
@@ -207,13 +208,23 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
             )));
         }
     }
-    if let Some(alone) = formats.iter().find(|f| !f.is_report()) {
-        if formats.len() > 1 {
+    if let Some(&format) = formats.iter().find(|f| !f.is_report()) {
+        let modes = [
+            ("--leaks", args.leaks),
+            (
+                "--temporary-allocation-threshold",
+                args.temporary_allocation_threshold.is_some(),
+            ),
+            ("--temporary-allocations", args.temporary_allocations),
+        ];
+        if let Some((flag, _)) = modes.iter().find(|(_, given)| *given) {
             return Err(Error::Usage(format!(
-                "the {} format is written alone, not with other formats",
-                alone.name()
+                "{flag} does not apply to the {} format ({})",
+                format.name(),
+                crate::convert::why_no_report_mode(format)
             )));
         }
+        crate::convert::check_capture_formats(&formats, ReportMode::Peak)?;
     }
     if args.dataset.is_some() && formats.len() > 1 {
         return Err(Error::Usage(format!(

@@ -133,20 +133,7 @@ impl Conversion {
         if self.targets.is_empty() {
             return Err(Error::Usage("no report to write".to_string()));
         }
-        if let Some(alone) = self.targets.iter().find(|t| !t.format.is_report()) {
-            let name = alone.format.name();
-            if self.targets.len() > 1 {
-                return Err(Error::Usage(format!(
-                    "the {name} format is written alone, not with other formats"
-                )));
-            }
-            if self.mode != ReportMode::Peak {
-                return Err(Error::Usage(format!(
-                    "the {name} format is made of the whole capture: --leaks and the \
-                     temporary-allocation options do not apply to it"
-                )));
-            }
-        }
+        check_capture_formats(&self.formats(), self.mode)?;
         for (i, target) in self.targets.iter().enumerate() {
             let output = &target.output;
             if !self.force && output.exists() {
@@ -187,9 +174,12 @@ impl Conversion {
     pub fn run(&self, progress: &mut dyn Progress) -> Result<Converted, Error> {
         self.check()?;
         let capture = CaptureFile::open(&self.capture)?;
+        // The formats that are not reports are written alone (checked), each by its pass.
         if let [target] = self.targets.as_slice() {
-            if target.format == Format::Events {
-                return self.write_events(&capture, target, progress);
+            match target.format {
+                Format::Events => return self.write_events(&capture, target, progress),
+                Format::Aggregate => return self.write_aggregate(&capture, target, progress),
+                _ => {}
             }
         }
         let options = analysis::Options {
@@ -200,7 +190,7 @@ impl Conversion {
             threads: self.threads,
         };
         let mut report = analysis::compute(&capture, self.mode, options, progress)?;
-        let warning = end_warning(&capture, &report);
+        let warning = end_warning(&capture, report.end, report.total_allocations);
         let stacks = ResolvedStacks::resolve(&mut report);
         let writer_options = WriterOptions {
             parquet: ParquetOptions {
@@ -238,7 +228,26 @@ impl Conversion {
         let summary = crate::events::write_dataset(capture, &target.output, &options, progress)?;
         Ok(Converted {
             reports: vec![Ok(target.output.clone())],
-            warning: stream_end_warning(capture, summary.end, summary.events),
+            warning: end_warning(capture, summary.end, summary.events),
+        })
+    }
+
+    /// Writes the aggregated capture of `capture` ([`crate::aggregate`]) into `target`'s
+    /// file: its own pass over the capture, then the safe write of its file.
+    fn write_aggregate(
+        &self,
+        capture: &CaptureFile,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Converted, Error> {
+        let aggregated = crate::aggregate::aggregate(capture, self.threads, progress)?;
+        let warning = end_warning(capture, aggregated.end, aggregated.allocations);
+        let written = self
+            .write_with(target, |file| crate::aggregate::write(file, &aggregated))
+            .map(|()| target.output.clone());
+        Ok(Converted {
+            reports: vec![written],
+            warning,
         })
     }
 
@@ -249,6 +258,19 @@ impl Conversion {
         stacks: &ResolvedStacks,
         target: &Target,
         options: &WriterOptions,
+    ) -> Result<(), Error> {
+        self.write_with(target, |file| {
+            let mut writer = target.format.writer_with(file, options);
+            crate::report::write_resolved(report, stacks, &mut *writer)
+        })
+    }
+
+    /// Writes `target`'s file with `write` into its temporary file and renames it into
+    /// place; a failure leaves no file.
+    fn write_with(
+        &self,
+        target: &Target,
+        write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
     ) -> Result<(), Error> {
         let write_error = |source| Error::Write {
             path: target.output.clone(),
@@ -265,9 +287,7 @@ impl Conversion {
             create()
         }
         .map_err(write_error)?;
-        let mut writer = target.format.writer_with(pending.file(), options);
-        crate::report::write_resolved(report, stacks, &mut *writer).map_err(write_error)?;
-        drop(writer);
+        write(pending.file()).map_err(write_error)?;
         pause_before_commit();
         pending.commit().map_err(write_error)?;
         drop(guard);
@@ -295,6 +315,38 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, Error> {
         formats.push(format);
     }
     Ok(formats)
+}
+
+/// Why the report options do not apply to `format`, one made of the whole capture.
+pub fn why_no_report_mode(format: Format) -> &'static str {
+    match format {
+        Format::Aggregate => "an aggregated capture keeps both the peak and the leaks",
+        _ => "it holds every allocation",
+    }
+}
+
+/// The rules of the formats that are not reports ([`Format::is_report`]): written alone,
+/// and in no report mode.
+pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(), Error> {
+    let Some(&format) = formats.iter().find(|f| !f.is_report()) else {
+        return Ok(());
+    };
+    if formats.len() > 1 {
+        let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+        return Err(Error::Usage(format!(
+            "the {} format is written alone, not in a list ({})",
+            format.name(),
+            names.join(",")
+        )));
+    }
+    if mode != ReportMode::Peak {
+        return Err(Error::Usage(format!(
+            "--leaks and the temporary-allocation options do not apply to the {} format ({})",
+            format.name(),
+            why_no_report_mode(format)
+        )));
+    }
+    Ok(())
 }
 
 /// The capture is an existing file ([`Error::CaptureNotFound`] otherwise).
@@ -334,14 +386,13 @@ pub fn file_stem(name: &str) -> &str {
 }
 
 /// A capture without a trailer is reported on, like memray does, from the records before
-/// the damage; this says so (`None` for a capture that ends properly).
-pub fn end_warning(capture: &CaptureFile, report: &Report) -> Option<String> {
-    stream_end_warning(capture, report.end, report.total_allocations)
-}
-
-/// [`end_warning`] of a record stream that ended as `end` after `records` allocation
-/// records.
-pub fn stream_end_warning(capture: &CaptureFile, end: StreamEnd, records: u64) -> Option<String> {
+/// the damage; this says so (`None` for a capture that ends properly), given how its record
+/// stream ended and how many allocation records came before.
+pub fn end_warning(
+    capture: &CaptureFile,
+    end: StreamEnd,
+    total_allocations: u64,
+) -> Option<String> {
     let where_ = |offset: u64| {
         if capture.is_compressed() {
             format!("decompressed byte {offset}")
@@ -364,7 +415,7 @@ pub fn stream_end_warning(capture: &CaptureFile, end: StreamEnd, records: u64) -
         ),
     };
     Some(format!(
-        "{what}; reporting the {records} allocation records before it"
+        "{what}; reporting the {total_allocations} allocation records before it"
     ))
 }
 
@@ -422,6 +473,14 @@ mod tests {
             p("dir/run.bin", Format::Folded),
             PathBuf::from("dir/memray-folded-run.folded")
         );
+        assert_eq!(
+            p("dir/run.bin", Format::Aggregate),
+            PathBuf::from("dir/memray-aggregate-run.bin")
+        );
+        assert_eq!(
+            p("memray-app.123.bin", Format::Aggregate),
+            PathBuf::from("memray-aggregate-app.123.bin")
+        );
     }
 
     #[test]
@@ -459,6 +518,12 @@ mod tests {
         c.targets[1].output = c.targets[0].output.clone();
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         c.targets.clear();
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::with_formats(&capture, &[Format::Csv, Format::Aggregate]);
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::new(&capture, Format::Aggregate);
+        assert!(c.check().is_ok());
+        c.mode = ReportMode::Leaks;
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }

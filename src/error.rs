@@ -94,6 +94,13 @@ pub enum CaptureError {
         path.display()
     )]
     EventsOfAggregated { path: PathBuf },
+    /// The aggregate format of a capture that is already aggregated.
+    #[error(
+        "{}: the capture is already aggregated (memray run --aggregate); the aggregate \
+         format takes a capture of all allocations",
+        path.display()
+    )]
+    AlreadyAggregated { path: PathBuf },
 }
 
 /// Errors of the whole transform: reading the capture or writing the report.

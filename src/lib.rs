@@ -6,12 +6,14 @@
 //! - [`analysis`] computes peak, leak and temporary-allocation reports and reduces them.
 //! - [`report`] writes reports in memray's formats.
 //! - [`events`] writes the events dataset: every allocation with its lifetime, as tables.
+//! - [`aggregate`] rewrites a full capture as memray's aggregated capture.
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
+pub mod aggregate;
 pub mod analysis;
 pub mod batch;
 pub mod capture;

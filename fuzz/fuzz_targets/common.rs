@@ -93,7 +93,7 @@ pub fn transform(bytes: &[u8]) {
         ReportMode::Temporary { threshold: 3 },
     ];
     let mode = modes[bytes.len() % modes.len()];
-    let format = Format::ALL[(bytes.len() / modes.len()) % Format::ALL.len()];
+    let format = Format::REPORTS[(bytes.len() / modes.len()) % Format::REPORTS.len()];
     let options = Options { high_water_mark: true, threads: 1 };
     let Ok(mut report) = analysis::compute(&capture, mode, options, &mut Silent) else { return };
     if let Some(native) = report.native.as_mut() {
@@ -105,4 +105,8 @@ pub fn transform(bytes: &[u8]) {
         ..ParquetOptions::for_capture(&path)
     };
     let _ = format.write(&mut report, std::io::sink(), &parquet);
+    // The aggregate format: its own pass, then its bytes.
+    if let Ok(aggregated) = memform::aggregate::aggregate(&capture, 1, &mut Silent) {
+        let _ = memform::aggregate::write(std::io::sink(), &aggregated);
+    }
 }

@@ -84,13 +84,21 @@ impl ChunkedList {
 
 impl HeapTracker {
     pub fn consume(&mut self, batch: &EventBatch) {
+        self.consume_rows(batch, 0..batch.len());
+    }
+
+    /// Takes the events `rows` of `batch` (consecutive calls must cover the batch's rows in
+    /// order, as [`HeapTracker::consume`] does in one call): the heap size between two
+    /// calls is the one memray's aggregating writer samples at a memory record.
+    pub fn consume_rows(&mut self, batch: &EventBatch, rows: std::ops::Range<usize>) {
         let tids = batch.tid.values();
         let addresses = batch.address.values();
         let sizes = batch.size.values();
         let allocators = batch.allocator.values();
         let stacks = batch.stack_id.values();
         let natives = batch.native_stack_id.values();
-        for row in 0..batch.len() {
+        let rows = rows.start..rows.end.min(batch.len());
+        for row in rows {
             if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
                 self.live.prefetch(ahead);
             }
@@ -161,34 +169,50 @@ impl HeapTracker {
         self.peak
     }
 
-    /// The allocations alive at the high-water mark, reduced into rows. Each surviving piece
-    /// of a mapping is one member with its current size.
-    pub fn reduce_at_peak(self) -> Reducer {
-        let mut reducer = Reducer::new(Representative::Earliest);
+    /// The heap size after the events taken so far (memray's running heap size, which its
+    /// aggregating writer records with each memory snapshot).
+    pub fn current_bytes(&self) -> u64 {
+        self.current
+    }
+
+    /// Calls `f` on every allocation alive at the high-water mark. Each surviving piece of
+    /// a mapping is one member with its current size.
+    pub fn for_each_at_peak(&self, mut f: impl FnMut(Member)) {
         let peak = self.peak.index;
         for l in self.live.values().chain(self.died_since_peak.iter()) {
             if l.seq <= peak {
-                reducer.add(self.sites.member(l.site, l.seq, l.size));
+                f(self.sites.member(l.site, l.seq, l.size));
             }
         }
-        let mappings = self.mappings_at_peak.unwrap_or(self.mappings);
+        let mappings = self.mappings_at_peak.as_ref().unwrap_or(&self.mappings);
         for (size, m) in mappings.iter() {
             if m.seq <= peak {
-                reducer.add(Member { size, ..*m });
+                f(Member { size, ..*m });
             }
         }
+    }
+
+    /// Calls `f` on every allocation alive at the end (the leaks).
+    pub fn for_each_at_end(&self, mut f: impl FnMut(Member)) {
+        for l in self.live.values() {
+            f(self.sites.member(l.site, l.seq, l.size));
+        }
+        for (size, m) in self.mappings.iter() {
+            f(Member { size, ..*m });
+        }
+    }
+
+    /// The allocations alive at the high-water mark, reduced into rows.
+    pub fn reduce_at_peak(self) -> Reducer {
+        let mut reducer = Reducer::new(Representative::Earliest);
+        self.for_each_at_peak(|m| reducer.add(m));
         reducer
     }
 
     /// The allocations alive at the end (leaks), reduced into rows.
     pub fn reduce_at_end(self) -> Reducer {
         let mut reducer = Reducer::new(Representative::Earliest);
-        for l in self.live.values() {
-            reducer.add(self.sites.member(l.site, l.seq, l.size));
-        }
-        for (size, m) in self.mappings.iter() {
-            reducer.add(Member { size, ..*m });
-        }
+        self.for_each_at_end(|m| reducer.add(m));
         reducer
     }
 }

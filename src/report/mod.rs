@@ -120,10 +120,16 @@ pub enum Format {
     /// memform's own, and not a report: the events dataset, a folder of Parquet tables of
     /// every allocation ([`crate::events`]).
     Events,
+    /// Not a report: the capture rewritten as memray's aggregated capture (what
+    /// `memray run --aggregate` writes), by its own pass over the capture
+    /// ([`crate::aggregate`]).
+    Aggregate,
 }
 
 impl Format {
-    /// Every report format: memray's, in the order memray lists them, then memform's own.
+    /// The report formats: those written from an analysis by a [`ReportWriter`], in any
+    /// report mode, several from one read: memray's, in the order memray lists them, then
+    /// memform's own.
     pub const REPORTS: [Format; 6] = [
         Format::Gprof2dot,
         Format::Csv,
@@ -133,8 +139,8 @@ impl Format {
         Format::Pprof,
     ];
 
-    /// Every format: the reports, then what is made of the whole capture.
-    pub const ALL: [Format; 7] = [
+    /// Every format: the reports, then those made of the whole capture by their own pass.
+    pub const ALL: [Format; 8] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
@@ -142,11 +148,12 @@ impl Format {
         Format::Folded,
         Format::Pprof,
         Format::Events,
+        Format::Aggregate,
     ];
 
     /// Whether it is a report of one mode (peak, leaks, temporary), written by a
     /// [`ReportWriter`] from an analysis; the others are made of the whole capture, each
-    /// by its own pass, and written alone.
+    /// by its own pass, in no report mode, and written alone.
     pub fn is_report(self) -> bool {
         Format::REPORTS.contains(&self)
     }
@@ -172,6 +179,7 @@ impl Format {
             Format::Folded => "folded",
             Format::Pprof => "pprof",
             Format::Events => "events",
+            Format::Aggregate => "aggregate",
         }
     }
 
@@ -185,6 +193,7 @@ impl Format {
             Format::Folded => ".folded",
             Format::Pprof => ".pb.gz",
             Format::Events => "",
+            Format::Aggregate => ".bin",
         }
     }
 
@@ -220,7 +229,7 @@ impl Format {
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
             Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
-            Format::Events => Box::new(NotAReport(self)),
+            Format::Events | Format::Aggregate => Box::new(NotAReport(self)),
         }
     }
 
@@ -328,7 +337,10 @@ mod tests {
         assert_eq!(Format::from_name("SpeedScope"), Some(Format::Speedscope));
         assert_eq!(Format::from_name("parquet"), Some(Format::Parquet));
         assert_eq!(Format::from_name("Folded"), Some(Format::Folded));
+        assert_eq!(Format::from_name("Aggregate"), Some(Format::Aggregate));
         assert_eq!(Format::from_name("html"), None);
+        assert!(Format::REPORTS.iter().all(|f| !f.writes_capture()));
+        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 1);
     }
 
     #[test]

@@ -27,6 +27,11 @@ impl CodeObjects {
         self.by_id.get(&id)
     }
 
+    /// Every code object with its id, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &CodeObject)> {
+        self.by_id.iter().map(|(&id, code)| (id, code))
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len()
     }

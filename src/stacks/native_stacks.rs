@@ -75,10 +75,7 @@ impl NativeStacks {
     /// The segment generation of the member with sequence number `seq`: that of the last
     /// memory map seen before it (0 before any).
     pub fn generation_of(&self, seq: u64) -> u64 {
-        let i = self
-            .generation_starts
-            .partition_point(|&(first, _)| first <= seq);
-        i.checked_sub(1).map_or(0, |i| self.generation_starts[i].1)
+        generation_at(&self.generation_starts, seq)
     }
 
     /// The frames of native stack `stack_id` resolved against the memory maps of
@@ -108,6 +105,14 @@ impl NativeStacks {
         }
         out
     }
+}
+
+/// The segment generation of the event with sequence number `seq`, given `(first event,
+/// generation)` for each generation in increasing order: that of the last memory map seen
+/// before it (0 before any).
+pub fn generation_at(generation_starts: &[(u64, u64)], seq: u64) -> u64 {
+    let i = generation_starts.partition_point(|&(first, _)| first <= seq);
+    i.checked_sub(1).map_or(0, |i| generation_starts[i].1)
 }
 
 #[cfg(test)]

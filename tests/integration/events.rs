@@ -269,14 +269,14 @@ fn the_folder_is_written_safely() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "memform: error: the events format is made of the whole capture: --leaks and the \
-         temporary-allocation options do not apply to it\n"
+        "memform: error: --leaks does not apply to the events format (it holds every \
+         allocation)\n"
     );
     let o = run(&["csv,events", "-q", "-o", out.to_str().unwrap(), c]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "memform: error: the events format is written alone, not with other formats\n"
+        "memform: error: the events format is written alone, not in a list (csv,events)\n"
     );
     let o = run(&[
         "events",

@@ -14,12 +14,17 @@ use std::path::Path;
 use crate::common::*;
 
 #[derive(serde::Deserialize)]
-struct Members {
+pub(crate) struct Members {
     allocators: Vec<String>,
     tids: Vec<u64>,
 }
 
-fn check_csv_in_order(case: &str, ours: &str, theirs: &str, members: Option<&[Members]>) -> usize {
+pub(crate) fn check_csv_in_order(
+    case: &str,
+    ours: &str,
+    theirs: &str,
+    members: Option<&[Members]>,
+) -> usize {
     if ours == theirs {
         return 0;
     }
@@ -89,7 +94,7 @@ struct Image {
 /// machine has every ELF image the capture's memory maps name, with the build-id and the
 /// separate debug file the recording machine had, so native frames resolve the same; `Err`
 /// with the first difference otherwise. `None` for captures without native traces.
-fn native_images(expected_dir: &Path, capture_name: &str) -> Option<Result<(), String>> {
+pub(crate) fn native_images(expected_dir: &Path, capture_name: &str) -> Option<Result<(), String>> {
     let text = std::fs::read(expected_dir.join(format!("{capture_name}.images.json"))).ok()?;
     let images: std::collections::BTreeMap<String, Image> = serde_json::from_slice(&text).unwrap();
     for (path, image) in images {

@@ -1,7 +1,8 @@
 //! Inputs that made a fuzz target crash, hang or time out (`scripts/fuzz.sh`), kept so they
 //! stay fixed. Files in `tests/fixtures/fuzz/` are named `<target>-<what>-<hash>.bin`:
 //!
-//! - `transform-*` (whole captures): every format and report mode must end in exit 0 or one
+//! - `transform-*` (whole captures): every format and report mode (and the aggregate
+//!   format) must end in exit 0 or one
 //!   error line and exit 1, without a panic, well within the time limit, and leave no output
 //!   file on failure;
 //! - `resolve-*` (ELF images, from the symbolizer's target): resolving addresses over the image must return.
@@ -44,6 +45,27 @@ fn fuzz_findings_stay_fixed() {
                     runs += 1;
                 }
             }
+            // The aggregate format's own pass over the capture.
+            let out = out_dir.path().join(format!("{name}-aggregate"));
+            let o = memform(&[
+                "transform",
+                "aggregate",
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ]);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "{name} aggregate: {err}");
+            match o.status.code() {
+                Some(0) => assert!(out.exists(), "{name} aggregate: no output"),
+                Some(1) => {
+                    assert_eq!(err.lines().count(), 1, "{name} aggregate: {err}");
+                    assert!(!out.exists(), "{name} aggregate: output left");
+                }
+                other => panic!("{name} aggregate: exit {other:?}: {err}"),
+            }
+            runs += 1;
         } else if name.starts_with("resolve-") {
             let mut resolver = memform_symbolizer::SymbolResolver::new();
             let len = std::fs::metadata(&path).unwrap().len();

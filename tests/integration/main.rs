@@ -19,7 +19,10 @@
 //!   as memray does; truncated captures match memray.
 //! - `native_damage`: the same for `--native` captures, within a memory bound.
 //! - `fuzz_regressions`: every input the fuzzers found stays fixed.
+//! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
+//!   leaks reports equal memray's of the original; the command line of the format.
 
+mod aggregate;
 mod batch;
 mod cli_errors;
 mod common;

@@ -57,6 +57,15 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
             Err(e) => failure = Some(e.to_string()),
         }
     }
+    // The aggregate format's own pass: no panic, and the same verdict as the reports.
+    match memform::aggregate::aggregate(&capture, 1, &mut Silent) {
+        Ok(aggregated) => {
+            memform::aggregate::write(std::io::sink(), &aggregated)
+                .expect("writing to a sink cannot fail");
+        }
+        Err(memform::CaptureError::AlreadyAggregated { .. }) => {}
+        Err(e) => failure = Some(e.to_string()),
+    }
     if with_parquet {
         // The events dataset reads the capture by its own pass: it must fail (or not) just
         // as the reports do, leaving no folder.

@@ -31,7 +31,7 @@ fn header_version_of(memray: &str) -> i32 {
 }
 
 #[derive(serde::Deserialize)]
-struct Members {
+pub(crate) struct Members {
     stack: String,
     num_allocations: u64,
     size: u64,
@@ -50,7 +50,7 @@ fn multiset(rows: &[Vec<String>]) -> BTreeMap<Vec<String>, usize> {
 
 /// Compares CSV reports as multisets of rows; returns how many rows were accepted with
 /// another member's allocator and thread.
-fn check_csv_as_multisets(
+pub(crate) fn check_csv_as_multisets(
     case: &str,
     ours: &str,
     theirs: &str,

@@ -70,7 +70,8 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         ),
         e @ (Error::Capture(
             EngineCaptureError::TemporaryOnAggregated
-            | EngineCaptureError::EventsOfAggregated { .. },
+            | EngineCaptureError::EventsOfAggregated { .. }
+            | EngineCaptureError::AlreadyAggregated { .. },
         )
         | Error::UnknownFormat(_)
         | Error::OutputIsCapture(_)

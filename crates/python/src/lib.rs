@@ -61,7 +61,7 @@ fn report_stream(
             threads: 0,
         };
         let mut report = analysis::compute(&file, mode, options, &mut Silent)?;
-        let warning = end_warning(&file, &report);
+        let warning = end_warning(&file, report.end, report.total_allocations);
         let mut collector = BatchCollector::new(CaptureIdentity::of(&capture), DEFAULT_BATCH_ROWS);
         // Collecting fails only on a row group of more than 2^31 frames.
         let collected = memform::report::write_report(&mut report, &mut collector);

@@ -114,8 +114,7 @@ def test_unwritable_output_is_an_os_error(fixture_copy, tmp_path):
 
 def test_every_output_format_through_the_api(fixture_copy):
     capture = fixture_copy("v1.20.0-py3.11-default.bin")
-    # The events dataset, a folder of the whole capture, has tests of its own (test_events).
-    for format in [f for f in memform.FORMATS if f != "events"]:
+    for format in memform.REPORT_FORMATS:
         path = memform.transform(capture, format, leaks=True)
         done = run_memform("transform", format, "--leaks", "-q", "-o",
                            path.with_suffix(".cli"), capture)
@@ -132,3 +131,21 @@ def test_fuzzer_findings_raise_or_report_and_never_crash():
                 memform.report(capture, **kwargs)
             except (memform.CaptureError, ValueError):
                 pass
+
+
+def test_the_aggregate_format_through_the_api(fixture_copy):
+    capture = fixture_copy("v1.20.0-py3.11-default.bin")
+    path = memform.transform(capture, "aggregate")
+    assert path.name == "memray-aggregate-v1.20.0-py3.11-default.bin"
+    done = run_memform("transform", "aggregate", "-q", "-o", path.with_suffix(".cli"), capture)
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes() == path.with_suffix(".cli").read_bytes()
+    assert memform.report(path).num_rows == memform.report(capture).num_rows
+    with pytest.raises(ValueError, match="do not apply"):
+        memform.transform(capture, "aggregate", force=True, leaks=True)
+
+
+def test_aggregating_an_aggregated_capture_is_a_value_error(fixture_copy):
+    capture = fixture_copy("v1.20.0-py3.11-aggregate.bin")
+    with pytest.raises(ValueError, match="already aggregated"):
+        memform.transform(capture, "aggregate")

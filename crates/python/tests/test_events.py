@@ -45,7 +45,7 @@ def test_the_events_dataset_is_every_allocation_with_its_lifetime(tmp_path):
 
     with pytest.raises(FileExistsError):
         memform.transform(capture, "events", folder)
-    with pytest.raises(ValueError, match="--leaks and the temporary-allocation options"):
+    with pytest.raises(ValueError, match="--leaks and the temporary-allocation options do not apply to the events format"):
         memform.transform(capture, "events", tmp_path / "leaks", leaks=True)
     with pytest.raises(ValueError, match="an aggregated capture keeps no allocation events"):
         memform.transform(CAPTURES / "v1.20.0-py3.11-aggregate.bin", "events", tmp_path / "agg")

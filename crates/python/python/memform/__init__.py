@@ -31,6 +31,7 @@ __all__ = [
     "CaptureError",
     "CaptureWarning",
     "FORMATS",
+    "REPORT_FORMATS",
     "ReportStream",
     "__version__",
     "dataset_part",
@@ -42,8 +43,17 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``): the reports, then
-#: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md).
-FORMATS = ("gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events")
+#: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md), and
+#: ``aggregate``, the capture rewritten as memray's aggregated capture (``memray run
+#: --aggregate``).
+FORMATS = (
+    "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events", "aggregate"
+)
+
+#: The report formats among :data:`FORMATS`: every one but ``events`` and ``aggregate``,
+#: which are made of the whole capture and take no report mode (``leaks`` and
+#: ``temporary_threshold`` raise ``ValueError`` with them).
+REPORT_FORMATS = FORMATS[:-2]
 
 
 class CaptureWarning(UserWarning):
@@ -112,7 +122,8 @@ def transform(
     """Writes one report of ``capture`` in ``format`` and returns the report's path.
 
     ``format`` is one of :data:`FORMATS`. Without ``output``, the report goes beside the
-    capture under memray's default name (``memray-<format>-<name>``). An existing report
+    capture under memray's default name (``memray-<format>-<name>``). ``aggregate``
+    writes the capture as memray's aggregated capture (``memray-aggregate-<name>.bin``). An existing report
     is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
     a temporary file and renamed into place, so a failed conversion leaves nothing behind.
 
