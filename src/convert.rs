@@ -421,7 +421,7 @@ pub fn end_warning(
 
 /// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file
 /// for that long, so the tests can interrupt a run at the one moment a file exists.
-fn pause_before_commit() {
+pub(crate) fn pause_before_commit() {
     if let Some(ms) = std::env::var_os("MEMFORM_PAUSE_BEFORE_COMMIT_MS")
         .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
     {

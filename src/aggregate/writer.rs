@@ -17,28 +17,15 @@ use std::io::{self, Write};
 use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
 
 use crate::aggregate::{AggregatedCapture, MemorySnapshot};
+// memray's `AggregatedRecordType` and the `RecordType` values it shares with full
+// captures: the decoder's.
+use crate::capture::decoder::record_type as token;
 use crate::capture::header::{FileFormat, Header, MAGIC};
 use crate::capture::{AggregatedAllocation, ImageSegments};
 use crate::stacks::{CodeObject, Frame};
 
 /// The header version this writer writes (memray 1.20's `CURRENT_HEADER_VERSION`).
 pub const HEADER_VERSION: i32 = 13;
-
-/// `AggregatedRecordType` and the `RecordType` values it shares with full captures.
-mod token {
-    pub const MEMORY_SNAPSHOT: u8 = 1;
-    pub const AGGREGATED_ALLOCATION: u8 = 2;
-    pub const PYTHON_TRACE_INDEX: u8 = 3;
-    pub const PYTHON_FRAME_INDEX: u8 = 4;
-    pub const NATIVE_TRACE_INDEX: u8 = 5;
-    pub const MEMORY_MAP_START: u8 = 6;
-    pub const SEGMENT_HEADER: u8 = 7;
-    pub const SEGMENT: u8 = 8;
-    pub const THREAD_RECORD: u8 = 10;
-    pub const CONTEXT_SWITCH: u8 = 12;
-    pub const CODE_OBJECT: u8 = 14;
-    pub const AGGREGATED_TRAILER: u8 = 15;
-}
 
 /// Writes memray's primitive encodings into `out`.
 pub struct RecordSink<W: Write> {

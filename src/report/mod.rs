@@ -339,8 +339,10 @@ mod tests {
         assert_eq!(Format::from_name("Folded"), Some(Format::Folded));
         assert_eq!(Format::from_name("Aggregate"), Some(Format::Aggregate));
         assert_eq!(Format::from_name("html"), None);
-        assert!(Format::REPORTS.iter().all(|f| !f.writes_capture()));
-        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 1);
+        assert_eq!(Format::from_name("EVENTS"), Some(Format::Events));
+        assert!(Format::REPORTS.iter().all(|f| f.is_report()));
+        assert!(!Format::Events.is_report() && !Format::Aggregate.is_report());
+        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 2);
     }
 
     #[test]

@@ -336,3 +336,46 @@ fn one_thread_and_two_write_the_same_rows() {
     assert_eq!(tables[0], tables[1]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn interrupted_while_writing_leaves_no_folder() {
+    let dir = scratch("interrupt");
+    let out = dir.join("ds");
+    let capture = fixtures().join("captures/v1.20.0-py3.11-default.bin");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_memform"))
+        .args([
+            "transform",
+            "events",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ])
+        .env("MEMFORM_PAUSE_BEFORE_COMMIT_MS", "20000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the finished files to sit in the temporary folder.
+    let start = std::time::Instant::now();
+    let finished = || {
+        std::fs::read_dir(&dir).unwrap().any(|e| {
+            let path = e.unwrap().path();
+            path.join("memory.parquet").exists()
+        })
+    };
+    while !finished() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "no temporary folder appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(128 + libc::SIGINT));
+    assert_eq!(stderr(&o), "memform: interrupted; no report was written\n");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

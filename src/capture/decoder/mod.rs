@@ -28,7 +28,7 @@ use crate::stacks::{CodeObject, Frame, Location, StackTable};
 /// Record type bytes of header 12 and 13 (memray's `RecordType` and `AggregatedRecordType`).
 /// The aggregated values, and the values of the records below FRAME_POP that header 10 and
 /// 11 share (native frames, memory maps, threads), are the same in every version.
-mod record_type {
+pub(crate) mod record_type {
     pub const FILLER: u8 = 0;
     pub const TRAILER: u8 = 1;
     pub const MEMORY_RECORD: u8 = 2;
