@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use memform::analysis::pipeline::decode_inline;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::{read_header, CaptureFile, Decoder};
+use memform::events::lifetimes::Lifetimes;
 use memform::progress::Silent;
 use memform::report::parquet::{Codec, ParquetOptions};
 use memform::report::Format;
@@ -108,5 +110,23 @@ pub fn transform(bytes: &[u8]) {
     // The aggregate format: its own pass, then its bytes.
     if let Ok(aggregated) = memform::aggregate::aggregate(&capture, 1, &mut Silent) {
         let _ = memform::aggregate::write(std::io::sink(), &aggregated);
+    }
+    // The events dataset's pass (its rows, not its files): no allocation ends before it
+    // starts, and the high-water mark is the report's.
+    let mut stream = capture.stream();
+    let Ok(header) = read_header(&mut stream) else { return };
+    let mut lifetimes = Lifetimes::default();
+    let consume = &mut |batch: &memform::capture::EventBatch| {
+        lifetimes.consume(
+            batch,
+            &mut |_, l| assert!(l.freed_at.is_none_or(|f| f >= l.seq)),
+            &mut |_| {},
+        )
+    };
+    if decode_inline(Decoder::new(&header), stream, consume, &mut Silent).is_ok() {
+        lifetimes.finish(&mut |_, l| assert!(l.freed_at.is_none()));
+        if let Some(hwm) = report.high_water_mark {
+            assert_eq!(hwm, lifetimes.high_water_mark());
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::analysis::intervals::IntervalSet;
 use crate::analysis::live_table::{Live, LiveTable};
 use crate::analysis::sites::Sites;
 use crate::capture::{Allocator, AllocatorKind, EventBatch, MemorySample};
+use crate::stacks::native_stacks::generation_at;
 
 /// How many events ahead the live table's slot is prefetched.
 const PREFETCH_DISTANCE: usize = 48;
@@ -219,10 +220,7 @@ impl Lifetimes {
 
     /// The segment generation of event `seq`: that of the last memory map before it.
     pub fn generation_of(&self, seq: u64) -> u64 {
-        let i = self
-            .generation_starts
-            .partition_point(|&(first, _)| first <= seq);
-        i.checked_sub(1).map_or(0, |i| self.generation_starts[i].1)
+        generation_at(&self.generation_starts, seq)
     }
 }
 
