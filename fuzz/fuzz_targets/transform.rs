@@ -1,6 +1,6 @@
 #![no_main]
 //! The whole pipeline on arbitrary input: one report mode in one format per input, chosen
-//! by its length (see `common::transform`).
+//! by its length, then the aggregate and events passes (see `common::transform`).
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
