@@ -42,8 +42,8 @@ pub struct AllocationEvent {
     pub native_stack_id: u64,
 }
 
-/// A MEMORY_RECORD of a full capture (or a MEMORY_SNAPSHOT of an aggregated one): the
-/// process's resident size at a time, and where it falls among the allocation events.
+/// A MEMORY_RECORD of a full capture: the process's resident size at a time, and where it
+/// falls among the allocation events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemorySample {
     /// Allocation events decoded before it: it follows event `events_before - 1`.
