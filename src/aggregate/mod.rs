@@ -36,7 +36,7 @@ pub mod writer;
 use std::io::{self, BufWriter, Write};
 
 use crate::analysis::heap::HeapTracker;
-use crate::analysis::pipeline::{decode_in_background, decode_inline};
+use crate::analysis::pipeline::decode;
 use crate::analysis::reduction::{Reducer, Representative, Rows};
 use crate::capture::header::FileFormat;
 use crate::capture::{
@@ -97,12 +97,8 @@ pub fn aggregate(
     progress.phase("Aggregating allocation records", capture.file_len());
     let mut heap = HeapTracker::default();
     let mut snapshots = Vec::new();
-    let decode = if threads == 1 {
-        decode_inline
-    } else {
-        decode_in_background
-    };
     let (mut decoder, end) = decode(
+        threads,
         Decoder::new(&header),
         stream,
         &mut |b| consume(&mut heap, &mut snapshots, b),

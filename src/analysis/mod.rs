@@ -21,7 +21,7 @@ use crate::error::CaptureError;
 use crate::progress::Progress;
 use crate::stacks::{NativeStacks, StackTable};
 use heap::{HeapTracker, HighWaterMark};
-use pipeline::{decode_in_background, decode_inline};
+use pipeline::decode;
 use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
 
@@ -110,12 +110,8 @@ pub fn compute(
         _ => None,
     };
     let track_heap = temporary.is_none() || options.high_water_mark;
-    let decode = if options.threads == 1 {
-        decode_inline
-    } else {
-        decode_in_background
-    };
     let (mut decoder, end) = decode(
+        options.threads,
         Decoder::new(&header),
         stream,
         &mut |b| {

@@ -20,6 +20,23 @@ use crate::progress::Progress;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 2;
 
+/// Runs `decoder` over `stream` as `threads` says (see [`crate::analysis::Options::threads`]):
+/// on this thread for 1 ([`decode_inline`]), with a second one otherwise
+/// ([`decode_in_background`]).
+pub fn decode(
+    threads: usize,
+    decoder: Decoder,
+    stream: ByteStream<'_>,
+    consume: &mut dyn FnMut(&EventBatch),
+    progress: &mut dyn Progress,
+) -> Result<(Decoder, StreamEnd), ReadError> {
+    if threads == 1 {
+        decode_inline(decoder, stream, consume, progress)
+    } else {
+        decode_in_background(decoder, stream, consume, progress)
+    }
+}
+
 /// Runs `decoder` over `stream` on a background thread and calls `consume` on every batch,
 /// in order, on this one. Returns the decoder, holding the
 /// interned stacks and thread names, and how the stream ended.

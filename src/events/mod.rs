@@ -23,7 +23,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::analysis::heap::HighWaterMark;
-use crate::analysis::pipeline::{decode_in_background, decode_inline};
+use crate::analysis::pipeline::decode;
 use crate::capture::{read_header, CaptureFile, Decoder, FileFormat, Header, StreamEnd};
 use crate::error::{CaptureError, Error};
 use crate::interner::FxIndexSet;
@@ -134,12 +134,8 @@ pub fn write_dataset(
         let mut allocations =
             AllocationsFile::start(file, properties, two_threads.then_some(scope))
                 .map_err(file_error(FILES[0]))?;
-        let decode = if two_threads {
-            decode_in_background
-        } else {
-            decode_inline
-        };
         let (decoder, end) = decode(
+            options.threads,
             Decoder::new(&header),
             stream,
             &mut |batch| {
