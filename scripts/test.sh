@@ -3,7 +3,8 @@
 #  1. unit and integration tests over the committed fixtures (byte-identical to memray);
 #  2. a small live comparison: memray 1.20.0 from PyPI records the fixture workload, and
 #     ../shared/corpus/check.py compares memform with that memray's own outputs;
-#  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports;
+#  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports,
+#     and the events dataset read by DuckDB, polars and pyarrow against memray's reports;
 #  4. memform's aggregated captures read by memray 1.20.0 (same venv) against the originals;
 #  5. the Python wheel built with maturin, installed into a fresh venv, and its pytest suite.
 # MEMFORM_SKIP_LIVE=1 skips 2 to 5, the parts that need PyPI.
