@@ -26,6 +26,8 @@ enum Encoder<'s> {
         writer: Box<ArrowWriter<File>>,
         /// The first write error; later batches are dropped.
         error: Option<io::Error>,
+        /// The columns of the batch written last, to fill again.
+        spare: Option<AllocationColumns>,
     },
     Thread {
         /// `None` once the thread has stopped taking batches (it failed).
@@ -64,6 +66,7 @@ impl<'s> AllocationsFile<'s> {
             None => Encoder::Inline {
                 writer: Box::new(writer),
                 error: None,
+                spare: None,
             },
             Some(scope) => {
                 let (tx, rx) = sync_channel::<RecordBatch>(IN_FLIGHT);
@@ -103,19 +106,24 @@ impl<'s> AllocationsFile<'s> {
     }
 
     fn hand_over(&mut self) {
-        let next = match &self.encoder {
+        let next = match &mut self.encoder {
             Encoder::Thread { written, .. } => written.try_recv().ok().and_then(tables::recycle),
-            Encoder::Inline { .. } => None,
+            Encoder::Inline { spare, .. } => spare.take(),
         };
         let next = next.unwrap_or_else(|| AllocationColumns::with_capacity(BATCH_ROWS));
         let batch = self.columns.take_batch_into(&self.schema, next);
         match &mut self.encoder {
-            Encoder::Inline { writer, error } => {
+            Encoder::Inline {
+                writer,
+                error,
+                spare,
+            } => {
                 if error.is_none() {
                     if let Err(e) = writer.write(&batch) {
                         *error = Some(to_io(e));
                     }
                 }
+                *spare = tables::recycle(batch);
             }
             Encoder::Thread { batches, .. } => {
                 // A send fails only once the thread has stopped on an error, which `close`
@@ -133,7 +141,7 @@ impl<'s> AllocationsFile<'s> {
             self.hand_over();
         }
         let mut writer = match self.encoder {
-            Encoder::Inline { writer, error } => match error {
+            Encoder::Inline { writer, error, .. } => match error {
                 Some(e) => return Err(e),
                 None => *writer,
             },
