@@ -111,7 +111,7 @@ impl<'s> AllocationsFile<'s> {
             Encoder::Inline { spare, .. } => spare.take(),
         };
         let next = next.unwrap_or_else(|| AllocationColumns::with_capacity(BATCH_ROWS));
-        let batch = self.columns.take_batch_into(&self.schema, next);
+        let batch = self.columns.take_batch(&self.schema, next);
         match &mut self.encoder {
             Encoder::Inline {
                 writer,

@@ -158,14 +158,9 @@ impl AllocationColumns {
         self.seq.is_empty()
     }
 
-    /// The rows as a batch of [`allocations_schema`]; the columns start empty again.
-    pub fn take_batch(&mut self, schema: &SchemaRef) -> RecordBatch {
-        let rows = self.len();
-        self.take_batch_into(schema, AllocationColumns::with_capacity(rows))
-    }
-
-    /// [`AllocationColumns::take_batch`], going on with the (empty) columns `next`.
-    pub fn take_batch_into(&mut self, schema: &SchemaRef, next: AllocationColumns) -> RecordBatch {
+    /// The rows as a batch of [`allocations_schema`]; the columns go on as `next` (empty:
+    /// fresh, or [`recycle`]d).
+    pub fn take_batch(&mut self, schema: &SchemaRef, next: AllocationColumns) -> RecordBatch {
         let taken = std::mem::replace(self, next);
         let rows = taken.seq.len();
         let freed_at = UInt64Array::new(taken.freed_at.into(), Some(taken.freed.into()));
@@ -340,7 +335,7 @@ mod tests {
             split_from: Some(2),
             ..row
         });
-        let batch = columns.take_batch(&schema);
+        let batch = columns.take_batch(&schema, AllocationColumns::default());
         assert!(columns.is_empty());
         assert_eq!(batch.num_rows(), 2);
         let address = batch.column(3).to_data().buffers()[0].as_ptr();
