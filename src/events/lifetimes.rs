@@ -97,7 +97,6 @@ impl Lifetimes {
             if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
                 self.live.prefetch(ahead);
             }
-            self.events = seq + 1;
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
                 continue;
             };
@@ -168,6 +167,7 @@ impl Lifetimes {
         for s in samples {
             sampled(self.sample(*s));
         }
+        self.events = batch.first_seq + batch.len() as u64;
     }
 
     fn sample(&self, sample: MemorySample) -> HeapSample {
