@@ -3,18 +3,12 @@
 # captures, with the metadata and the example queries of docs/parquet-schema.md
 # (tests/parquet/check_readers.py says what is compared); and the events dataset read by
 # DuckDB, polars and pyarrow, with the queries of docs/events-dataset.md, against memray's
-# peak and leaks reports (tests/events/check_events.py). Needs python3 (3.9+) and PyPI: it
-# makes a venv with pyarrow, pandas, polars, duckdb, lz4 and memray 1.20.0, reused while it
-# still imports them. MEMFORM_PARQUET_VENV chooses where (default ~/.cache/memform-parquet-venv).
+# peak and leaks reports (tests/events/check_events.py). Needs python3 (3.9+) and PyPI: the
+# venv of scripts/check_venv.sh (pyarrow, pandas, polars, duckdb, lz4 and memray 1.20.0;
+# MEMFORM_PARQUET_VENV chooses where, default ~/.cache/memform-parquet-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${MEMFORM_PARQUET_VENV:-$HOME/.cache/memform-parquet-venv}
-packages=(pyarrow pandas polars duckdb lz4 memray==1.20.0)
-if ! "$venv/bin/python" -c 'import pyarrow, pandas, polars, duckdb, lz4.frame, memray' 2>/dev/null; then
-  echo "parquet check: making $venv" >&2
-  python3 -m venv --clear "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}"
-fi
+venv=$(bash scripts/check_venv.sh "parquet check")
 memform=$(bash scripts/memform_binary.sh)
 "$venv/bin/python" tests/parquet/check_readers.py --memform "$memform" \
   --replay "${MEMFORM_SHARED:-../shared}/corpus/replay.py"
