@@ -1,8 +1,10 @@
 //! What a report computes from a capture: the peak, the leaks or the temporary allocations,
 //! reduced into rows.
 
+pub mod hash_order;
 pub mod heap;
 pub mod intervals;
+mod libstdcxx_primes;
 pub mod live_table;
 pub mod pipeline;
 pub mod reduction;

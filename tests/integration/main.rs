@@ -30,6 +30,7 @@ mod events;
 mod fixtures_match_memray;
 mod folded;
 mod fuzz_regressions;
+mod hash_order;
 mod malformed_inputs;
 mod multi_format;
 mod native_damage;

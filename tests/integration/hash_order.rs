@@ -1,0 +1,185 @@
+//! memform's model of memray's hash-map order (`memform::analysis::hash_order`) against a real
+//! `std::unordered_map<uintptr_t, …>`: `tests/hash_order/unordered_map_order.cpp`, built with
+//! the machine's `g++` and linked against the libstdc++ that memray's wheels load, runs
+//! millions of random inserts and erases of allocator-shaped addresses through many
+//! rehashes; the model must give the same iteration order at every checkpoint.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use memform::analysis::hash_order::{HashOrder, Node, Stamp};
+
+/// Builds the reference program into `dir`.
+fn build_reference(dir: &std::path::Path) -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/hash_order/unordered_map_order.cpp");
+    let binary = dir.join("unordered_map_order");
+    let status = Command::new("g++")
+        .args(["-O2", "-std=c++17", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("g++ runs (scripts/test.sh installs it)");
+    assert!(status.success(), "g++ failed on {}", source.display());
+    binary
+}
+
+/// The model driven as the heap tracker drives it: keys with their stamps.
+#[derive(Default)]
+struct Model {
+    order: HashOrder,
+    stamps: HashMap<u64, Stamp>,
+    relinks: usize,
+}
+
+impl Model {
+    fn assign(&mut self, address: u64) {
+        if self.stamps.contains_key(&address) {
+            return;
+        }
+        if let Some(relink) = self.order.relink_before_insert(self.stamps.len() as u64) {
+            let mut nodes: Vec<Node> = self
+                .stamps
+                .iter()
+                .map(|(&address, &stamp)| Node {
+                    position: self.order.position(address, stamp),
+                    address,
+                    index: 0,
+                    stamp: 0,
+                })
+                .collect();
+            self.order.relink(relink, &mut nodes);
+            for n in nodes {
+                self.stamps.insert(n.address, n.stamp);
+            }
+            self.relinks += 1;
+        }
+        let stamp = self.order.link(address);
+        self.stamps.insert(address, stamp);
+    }
+
+    fn free(&mut self, address: u64) {
+        if self.stamps.remove(&address).is_some() {
+            self.order.unlink(address);
+        }
+    }
+
+    /// `[count, bucket count, keys in iteration order…]`, as the reference dumps.
+    fn dump(&self) -> Vec<u64> {
+        let mut nodes: Vec<(u64, u64)> = self
+            .stamps
+            .iter()
+            .map(|(&a, &s)| (self.order.position(a, s), a))
+            .collect();
+        nodes.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = vec![nodes.len() as u64, self.order.bucket_count()];
+        out.extend(nodes.into_iter().map(|(_, a)| a));
+        out
+    }
+}
+
+/// A xorshift stream.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// An address as allocators hand them out: 16-byte aligned in a few arenas (small objects
+/// packed in pools, a heap growing upwards, page-aligned large blocks).
+fn address(rng: &mut Rng, span: u64) -> u64 {
+    let r = rng.next();
+    match r % 4 {
+        0 => 0x7f3a_2c00_0000 + (r >> 8) % span * 16,
+        1 => 0x5583_9e40_0000 + (r >> 8) % (span * 4) * 16,
+        2 => 0x7f3a_4000_0000 + (r >> 8) % (span / 8 + 1) * 4096,
+        _ => 0x0000_7ffd_1000 + (r >> 8) % span * 32,
+    }
+}
+
+#[test]
+fn the_model_iterates_as_std_unordered_map() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reference = build_reference(dir.path());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut model = Model::default();
+    let mut ops: Vec<u8> = Vec::new();
+    let mut expected: Vec<u64> = Vec::new();
+    let op = |ops: &mut Vec<u8>, kind: u8, address: u64| {
+        ops.push(kind);
+        ops.extend_from_slice(&address.to_le_bytes());
+    };
+    // Phases: growth through many rehashes, churn at a steady size (assignments to live
+    // keys, frees of unknown ones), a shrink and regrowth (the table never shrinks), and a
+    // small map that grows from empty again.
+    let phases: [(u64, u64, u64); 5] = [
+        // (operations, address span, per-mille frees)
+        (1_200_000, 200_000, 300),
+        (1_500_000, 200_000, 500),
+        (600_000, 200_000, 800),
+        (800_000, 400_000, 350),
+        (400_000, 3_000, 500),
+    ];
+    let mut total = 0;
+    for (n, span, frees) in phases {
+        for i in 0..n {
+            let a = address(&mut rng, span);
+            if rng.next() % 1000 < frees {
+                op(&mut ops, b'F', a);
+                model.free(a);
+            } else {
+                op(&mut ops, b'A', a);
+                model.assign(a);
+            }
+            if i % 97_001 == 0 {
+                op(&mut ops, b'D', 0);
+                expected.extend(model.dump());
+            }
+        }
+        op(&mut ops, b'D', 0);
+        expected.extend(model.dump());
+        total += n;
+    }
+    assert!(total >= 4_000_000);
+    assert!(model.relinks >= 14, "{} rehashes", model.relinks);
+
+    let mut child = Command::new(&reference)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the reference runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&ops).expect("ops written"));
+    let out = child.wait_with_output().expect("the reference ends");
+    writer.join().expect("writer");
+    assert!(out.status.success(), "the reference failed");
+    let got: Vec<u64> = out
+        .stdout
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "dump sizes");
+    // Compare dump by dump, to name the first that differs.
+    let (mut at, mut dumps) = (0, 0);
+    while at < got.len() {
+        let len = got[at] as usize + 2;
+        assert_eq!(
+            got[at..at + len],
+            expected[at..at + len],
+            "dump {dumps}: {} keys, {} buckets (model: {} keys, {} buckets)",
+            got[at],
+            got[at + 1],
+            expected[at],
+            expected[at + 1]
+        );
+        at += len;
+        dumps += 1;
+    }
+    assert!(dumps > 40, "{dumps} dumps");
+}
