@@ -37,7 +37,7 @@ use std::io::{self, BufWriter, Write};
 
 use crate::analysis::heap::HeapTracker;
 use crate::analysis::pipeline::decode;
-use crate::analysis::reduction::{Reducer, Representative, Rows};
+use crate::analysis::reduction::Rows;
 use crate::capture::header::FileFormat;
 use crate::capture::{
     read_header, AggregatedAllocation, CaptureFile, Decoder, EventBatch, Header, ImageSegments,
@@ -106,6 +106,11 @@ pub fn aggregate(
     )
     .map_err(|e| e.in_file(path))?;
     progress.finish();
+    if heap.sites_overflowed() {
+        return Err(CaptureError::TooManySites {
+            path: path.to_path_buf(),
+        });
+    }
     let records = records(&heap, &decoder.generation_starts);
     let mut thread_names: Vec<(u64, String)> = decoder.thread_names(u64::MAX).into_iter().collect();
     thread_names.sort_unstable();
@@ -163,12 +168,11 @@ fn consume(heap: &mut HeapTracker, snapshots: &mut Vec<MemorySnapshot>, batch: &
 /// The aggregated records: one per row of the peak report (in its order), then one per row
 /// of the leaks report (in its order), each with its representative's segment generation.
 fn records(heap: &HeapTracker, generation_starts: &[(u64, u64)]) -> Vec<AggregatedAllocation> {
-    let mut at_peak = Reducer::new(Representative::Earliest);
-    heap.for_each_at_peak(|m| at_peak.add(m));
-    let mut at_end = Reducer::new(Representative::Earliest);
-    heap.for_each_at_end(|m| at_end.add(m));
     let mut out = Vec::new();
-    for (batch, peak) in [(at_peak.finish(), true), (at_end.finish(), false)] {
+    for (batch, peak) in [
+        (heap.reduce_at_peak().finish(), true),
+        (heap.reduce_at_end().finish(), false),
+    ] {
         let rows = Rows::new(&batch);
         for i in 0..rows.len() {
             let (count, bytes) = (rows.num_allocations[i], rows.size[i]);

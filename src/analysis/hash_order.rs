@@ -88,6 +88,13 @@ impl HashOrder {
         self.buckets.len() as u64
     }
 
+    /// Whether a new key linked while `len` keys are present may need a relink: if not,
+    /// [`HashOrder::relink_before_insert`] would say none (and change nothing).
+    #[inline(always)]
+    pub fn may_relink(&self, len: u64) -> bool {
+        len + 1 > self.next_resize || u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
+    }
+
     /// Whether a new key linked while `len` keys are present needs a relink first
     /// (`_M_insert_unique_node`'s `_M_need_rehash(bucket_count, len, 1)`). Call it only for
     /// a key not present, and then do the relink before [`HashOrder::link`].

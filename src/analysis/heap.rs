@@ -12,7 +12,17 @@
 //! The bookkeeping follows memray's: a simple allocation at an address already live replaces
 //! it without freeing it; a free of an unknown address changes nothing (but still counts as
 //! an event at which the peak may move, the comparison being `>=`).
+//!
+//! A merged row shows the thread and allocator of the member memray's map yields first:
+//! the tracker runs [`HashOrder`], memray's map order, beside its own table, and each member
+//! carries its position. A position holds until the map relinks (a rehash); an allocation
+//! that dies after the peak keeps the position it had. A relink after the peak would change
+//! the positions of the allocations still live, so the first relink after a peak keeps each
+//! row's first member among them ([`Frozen`]) before it re-stamps them.
 
+use rustc_hash::FxHashMap;
+
+use crate::analysis::hash_order::{HashOrder, Node, Relink};
 use crate::analysis::intervals::IntervalSet;
 use crate::analysis::live_table::{Live, LiveTable};
 use crate::analysis::reduction::{Member, Reducer, Representative};
@@ -32,6 +42,10 @@ pub struct HighWaterMark {
 #[derive(Debug, Default)]
 pub struct HeapTracker {
     live: LiveTable,
+    /// memray's map of the same live allocations: the order it iterates them in.
+    order: HashOrder,
+    /// Set at the first relink after the peak, until the peak moves.
+    frozen: Option<Frozen>,
     sites: Sites,
     mappings: IntervalSet<Member>,
     current: u64,
@@ -44,13 +58,31 @@ pub struct HeapTracker {
     started: bool,
 }
 
-/// A list of [`Live`] in fixed-size chunks. It can grow to the size of the live set, where a
+/// An allocation alive at the peak that died after it, with its position in memray's map.
+#[derive(Debug, Clone, Copy)]
+struct Died {
+    live: Live,
+    position: u64,
+}
+
+/// What a relink after the peak keeps of the order at the peak: each row's first member
+/// among the allocations alive at the peak and at the relink. Those, and the ones that die
+/// after the relink, have positions of a later order, so they give no row its labels.
+#[derive(Debug)]
+struct Frozen {
+    /// By row key: the first member's position and allocation.
+    firsts: FxHashMap<(u64, u64), (u64, Live)>,
+    /// `died_since_peak` entries from before the relink.
+    died_before: usize,
+}
+
+/// A list of [`Died`] in fixed-size chunks. It can grow to the size of the live set, where a
 /// `Vec`'s doubling would copy it and, while copying, hold one and a half times the list;
 /// chunks are kept when the list is cleared (at every new peak), so clearing and refilling
 /// allocate nothing.
 #[derive(Debug, Default)]
 struct ChunkedList {
-    chunks: Vec<Vec<Live>>,
+    chunks: Vec<Vec<Died>>,
     /// Chunks in use: `chunks[..used]`, all full but the last.
     used: usize,
 }
@@ -59,14 +91,14 @@ impl ChunkedList {
     const CHUNK: usize = 1 << 12;
 
     #[inline]
-    fn push(&mut self, live: Live) {
+    fn push(&mut self, died: Died) {
         if self.used == 0 || self.chunks[self.used - 1].len() == Self::CHUNK {
             if self.used == self.chunks.len() {
                 self.chunks.push(Vec::with_capacity(Self::CHUNK));
             }
             self.used += 1;
         }
-        self.chunks[self.used - 1].push(live);
+        self.chunks[self.used - 1].push(died);
     }
 
     #[inline]
@@ -77,8 +109,12 @@ impl ChunkedList {
         self.used = 0;
     }
 
-    fn iter(&self) -> impl Iterator<Item = Live> + '_ {
+    fn iter(&self) -> impl Iterator<Item = Died> + '_ {
         self.chunks[..self.used].iter().flatten().copied()
+    }
+
+    fn len(&self) -> usize {
+        self.chunks[..self.used].iter().map(Vec::len).sum()
     }
 }
 
@@ -101,6 +137,7 @@ impl HeapTracker {
         for row in rows {
             if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
                 self.live.prefetch(ahead);
+                self.order.prefetch(ahead);
             }
             let seq = batch.first_seq + row as u64;
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
@@ -108,16 +145,35 @@ impl HeapTracker {
             };
             let (address, size) = (addresses[row], sizes[row]);
             let peak_index = self.peak.index;
-            let alive_at_peak = |l: &Live| self.started && l.seq <= peak_index;
+            let started = self.started;
+            let alive_at_peak = |l: &Live| started && l.seq <= peak_index;
             match allocator.kind() {
                 AllocatorKind::SimpleAllocator => {
                     let site = self
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
                     self.current = self.current.wrapping_add(size);
-                    if let Some(old) = self.live.insert(address, Live { seq, size, site }) {
+                    let len = self.live.len() as u64;
+                    if self.order.may_relink(len) && !self.live.contains(address) {
+                        if let Some(relink) = self.order.relink_before_insert(len) {
+                            self.relink(relink);
+                        }
+                    }
+                    let live = Live {
+                        seq,
+                        size,
+                        site,
+                        stamp: 0,
+                    };
+                    let order = &mut self.order;
+                    if let Some(old) = self.live.insert_with(address, live, || order.link(address))
+                    {
                         if alive_at_peak(&old) {
-                            self.died_since_peak.push(old);
+                            let position = self.order.position(address, old.stamp);
+                            self.died_since_peak.push(Died {
+                                live: old,
+                                position,
+                            });
                         }
                     }
                 }
@@ -125,8 +181,13 @@ impl HeapTracker {
                     if let Some(old) = self.live.remove(address) {
                         self.current = self.current.wrapping_sub(old.size);
                         if alive_at_peak(&old) {
-                            self.died_since_peak.push(old);
+                            let position = self.order.position(address, old.stamp);
+                            self.died_since_peak.push(Died {
+                                live: old,
+                                position,
+                            });
                         }
+                        self.order.unlink(address);
                     }
                 }
                 AllocatorKind::RangedAllocator => {
@@ -135,6 +196,7 @@ impl HeapTracker {
                     }
                     let member = Member {
                         seq,
+                        position: 0,
                         tid: tids[row],
                         allocator,
                         stack_id: stacks[row],
@@ -159,9 +221,54 @@ impl HeapTracker {
                 };
                 self.died_since_peak.clear();
                 self.mappings_at_peak = None;
+                self.frozen = None;
             }
             self.started = true;
         }
+    }
+
+    /// Relinks memray's map as `relink` says, first freezing the order at the peak if this
+    /// is the first relink since the peak.
+    #[cold]
+    fn relink(&mut self, relink: Relink) {
+        if self.started && self.frozen.is_none() {
+            let peak = self.peak.index;
+            let mut firsts: FxHashMap<(u64, u64), (u64, Live)> = FxHashMap::default();
+            for (address, l) in self.live.entries() {
+                if l.seq > peak {
+                    continue;
+                }
+                let position = self.order.position(address, l.stamp);
+                let first = firsts.entry(self.sites.row_key(l.site)).or_insert((0, l));
+                if position > first.0 {
+                    *first = (position, l);
+                }
+            }
+            self.frozen = Some(Frozen {
+                firsts,
+                died_before: self.died_since_peak.len(),
+            });
+        }
+        let mut nodes: Vec<Node> = self
+            .live
+            .indexed_entries()
+            .map(|(index, address, l)| Node {
+                position: self.order.position(address, l.stamp),
+                address,
+                index,
+                stamp: 0,
+            })
+            .collect();
+        self.order.relink(relink, &mut nodes);
+        for n in nodes {
+            self.live.set_stamp(n.index, n.stamp);
+        }
+    }
+
+    /// Whether the capture had more allocation sites than the tracker numbers: then its
+    /// reports are wrong and must not be written.
+    pub fn sites_overflowed(&self) -> bool {
+        self.sites.overflowed()
     }
 
     /// The high-water mark (index 0 and 0 bytes when there were no events).
@@ -175,44 +282,57 @@ impl HeapTracker {
         self.current
     }
 
-    /// Calls `f` on every allocation alive at the high-water mark. Each surviving piece of
-    /// a mapping is one member with its current size.
-    pub fn for_each_at_peak(&self, mut f: impl FnMut(Member)) {
+    /// The allocations alive at the high-water mark, reduced into rows. Each surviving
+    /// piece of a mapping is one member with its current size.
+    pub fn reduce_at_peak(&self) -> Reducer {
+        let mut reducer = Reducer::new(Representative::HashOrder);
         let peak = self.peak.index;
-        for l in self.live.values().chain(self.died_since_peak.iter()) {
+        // After a relink since the peak, positions of the allocations then live are of a
+        // later order: the frozen firsts stand for them.
+        let frozen = self.frozen.as_ref();
+        for (address, l) in self.live.entries() {
             if l.seq <= peak {
-                f(self.sites.member(l.site, l.seq, l.size));
+                let position = match frozen {
+                    Some(_) => 0,
+                    None => self.order.position(address, l.stamp),
+                };
+                reducer.add(self.sites.member(l.site, l.seq, l.size, position));
+            }
+        }
+        for (i, d) in self.died_since_peak.iter().enumerate() {
+            if d.live.seq <= peak {
+                let position = match frozen {
+                    Some(f) if i >= f.died_before => 0,
+                    _ => d.position,
+                };
+                let l = d.live;
+                reducer.add(self.sites.member(l.site, l.seq, l.size, position));
+            }
+        }
+        if let Some(f) = frozen {
+            for &(position, l) in f.firsts.values() {
+                reducer.offer_representative(self.sites.member(l.site, l.seq, l.size, position));
             }
         }
         let mappings = self.mappings_at_peak.as_ref().unwrap_or(&self.mappings);
         for (size, m) in mappings.iter() {
             if m.seq <= peak {
-                f(Member { size, ..*m });
+                reducer.add(Member { size, ..*m });
             }
         }
-    }
-
-    /// Calls `f` on every allocation alive at the end (the leaks).
-    pub fn for_each_at_end(&self, mut f: impl FnMut(Member)) {
-        for l in self.live.values() {
-            f(self.sites.member(l.site, l.seq, l.size));
-        }
-        for (size, m) in self.mappings.iter() {
-            f(Member { size, ..*m });
-        }
-    }
-
-    /// The allocations alive at the high-water mark, reduced into rows.
-    pub fn reduce_at_peak(self) -> Reducer {
-        let mut reducer = Reducer::new(Representative::Earliest);
-        self.for_each_at_peak(|m| reducer.add(m));
         reducer
     }
 
     /// The allocations alive at the end (leaks), reduced into rows.
-    pub fn reduce_at_end(self) -> Reducer {
-        let mut reducer = Reducer::new(Representative::Earliest);
-        self.for_each_at_end(|m| reducer.add(m));
+    pub fn reduce_at_end(&self) -> Reducer {
+        let mut reducer = Reducer::new(Representative::HashOrder);
+        for (address, l) in self.live.entries() {
+            let position = self.order.position(address, l.stamp);
+            reducer.add(self.sites.member(l.site, l.seq, l.size, position));
+        }
+        for (size, m) in self.mappings.iter() {
+            reducer.add(Member { size, ..*m });
+        }
         reducer
     }
 }
@@ -330,20 +450,25 @@ mod tests {
 
     #[test]
     fn the_chunked_list_keeps_everything_pushed_since_it_was_cleared() {
-        let live = |seq| Live {
-            seq,
-            size: 1,
-            site: 0,
+        let died = |seq| Died {
+            live: Live {
+                seq,
+                size: 1,
+                site: 0,
+                stamp: 0,
+            },
+            position: seq,
         };
         let mut list = ChunkedList::default();
         for seq in 0..10_000 {
-            list.push(live(seq));
+            list.push(died(seq));
         }
-        assert!(list.iter().map(|l| l.seq).eq(0..10_000));
+        assert!(list.iter().map(|d| d.live.seq).eq(0..10_000));
+        assert_eq!(list.len(), 10_000);
         list.clear();
         assert_eq!(list.iter().count(), 0);
-        list.push(live(5));
-        assert!(list.iter().map(|l| l.seq).eq([5]));
+        list.push(died(5));
+        assert!(list.iter().map(|d| d.live.seq).eq([5]));
         // The chunks are kept for reuse.
         assert_eq!(list.chunks.len(), 3);
     }

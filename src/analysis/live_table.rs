@@ -1,5 +1,6 @@
 //! The live allocations by address: an open-addressing hash table made for the heap
-//! tracker's one insert or remove per allocation event.
+//! tracker's one insert or remove per allocation event. Each allocation also carries the
+//! stamp of its node in memray's own map ([`crate::analysis::hash_order`]).
 //!
 //! The live set of a large capture (hundreds of thousands of allocations) does not fit in
 //! the caches, so each event's lookup is a cache miss. This table keeps those misses cheap:
@@ -10,14 +11,20 @@
 //! pages where the kernel offers them: with 4 KiB pages nearly every lookup in a table of
 //! tens of megabytes also misses the TLB.
 
+use crate::analysis::hash_order::Stamp;
+
 /// What the heap tracker keeps of a live allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
     /// The allocation event's sequence number.
     pub seq: u64,
     pub size: u64,
-    /// Its [`crate::analysis::sites::Sites`] id: thread, allocator and stacks.
+    /// Its [`crate::analysis::sites::Sites`] id: thread, allocator and stacks. Below
+    /// [`crate::analysis::sites::MAX_SITES`].
     pub site: u64,
+    /// The link stamp of its node in memray's map ([`crate::analysis::hash_order`]); kept
+    /// when another allocation at the same address replaces it.
+    pub stamp: Stamp,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +34,8 @@ struct Slot {
     seq: u64,
     size: u64,
     /// The site id plus one; 0 marks an empty slot.
-    site: u64,
+    site: u32,
+    stamp: Stamp,
 }
 
 impl Slot {
@@ -41,7 +49,8 @@ impl Slot {
         Live {
             seq: self.seq,
             size: self.size,
-            site: self.site - 1,
+            site: u64::from(self.site - 1),
+            stamp: self.stamp,
         }
     }
 }
@@ -52,6 +61,7 @@ const EMPTY: Slot = Slot {
     seq: 0,
     size: 0,
     site: 0,
+    stamp: 0,
 };
 
 /// Slots at or above this many bytes are mapped from the kernel directly, with huge pages
@@ -172,31 +182,66 @@ impl LiveTable {
         let _ = address;
     }
 
-    /// Makes `live` the allocation at `address`; returns the one it replaces.
+    /// Makes `live` the allocation at `address`; returns the one it replaces, whose stamp
+    /// `live` keeps (memray's map keeps the node of a key assigned again). A new address
+    /// gets the stamp `link` gives.
     #[inline]
-    pub fn insert(&mut self, address: u64, live: Live) -> Option<Live> {
+    pub fn insert_with(
+        &mut self,
+        address: u64,
+        live: Live,
+        link: impl FnOnce() -> Stamp,
+    ) -> Option<Live> {
         // Grow past a load of 4/5: linear probing stays short up to there.
         if (self.len + 1) * 5 > self.slots.len() * 4 {
             self.grow();
         }
+        debug_assert!(live.site < crate::analysis::sites::MAX_SITES);
         let mut i = self.home(address);
         loop {
             let slot = &mut self.slots[i];
-            let fresh = Slot {
-                address,
-                seq: live.seq,
-                size: live.size,
-                site: live.site + 1,
-            };
             if slot.is_empty() {
-                *slot = fresh;
+                *slot = Slot {
+                    address,
+                    seq: live.seq,
+                    size: live.size,
+                    site: live.site as u32 + 1,
+                    stamp: link(),
+                };
                 self.len += 1;
                 return None;
             }
             if slot.address == address {
                 let old = slot.live();
-                *slot = fresh;
+                *slot = Slot {
+                    address,
+                    seq: live.seq,
+                    size: live.size,
+                    site: live.site as u32 + 1,
+                    stamp: slot.stamp,
+                };
                 return Some(old);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// [`LiveTable::insert_with`] for a caller that keeps no stamps.
+    #[inline]
+    pub fn insert(&mut self, address: u64, live: Live) -> Option<Live> {
+        self.insert_with(address, live, || 0)
+    }
+
+    /// Whether an allocation is live at `address`.
+    pub fn contains(&self, address: u64) -> bool {
+        let mut i = self.home(address);
+        loop {
+            let slot = &self.slots[i];
+            if slot.is_empty() {
+                return false;
+            }
+            if slot.address == address {
+                return true;
             }
             i = (i + 1) & self.mask;
         }
@@ -259,6 +304,21 @@ impl LiveTable {
         self.slots.iter().filter(|s| !s.is_empty()).map(Slot::live)
     }
 
+    /// The live allocations with their addresses and slot indexes, in no particular order.
+    pub fn indexed_entries(&self) -> impl Iterator<Item = (usize, u64, Live)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(i, s)| (i, s.address, s.live()))
+    }
+
+    /// Sets the stamp of the allocation in slot `index` (from [`LiveTable::indexed_entries`],
+    /// with no insert or remove since).
+    pub fn set_stamp(&mut self, index: usize, stamp: Stamp) {
+        self.slots[index].stamp = stamp;
+    }
+
     /// The live allocations with their addresses, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (u64, Live)> + '_ {
         self.slots
@@ -278,6 +338,7 @@ mod tests {
             seq,
             size: seq * 2,
             site: seq % 7,
+            stamp: 0,
         }
     }
 

@@ -127,6 +127,11 @@ pub fn compute(
         progress,
     )
     .map_err(|e| e.in_file(path))?;
+    if heap.sites_overflowed() {
+        return Err(CaptureError::TooManySites {
+            path: path.to_path_buf(),
+        });
+    }
     let hwm = track_heap.then(|| heap.high_water_mark());
     let rows = match (mode, temporary) {
         (_, Some(t)) => t.reduce().finish(),
@@ -211,6 +216,7 @@ fn compute_aggregated(
         reducer.add_counted(
             Member {
                 seq: kept,
+                position: 0,
                 tid: a.tid,
                 allocator: a.allocator,
                 stack_id: a.frame_index,

@@ -17,6 +17,11 @@ use crate::interner::FxIndexMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     pub seq: u64,
+    /// Where memray meets it when it reduces the live allocations: members with larger
+    /// positions first ([`crate::analysis::hash_order::HashOrder::position`]); 0 for those
+    /// it meets after every member of its map (mappings, in their list's order) and where
+    /// the order is not the map's.
+    pub position: u64,
     pub tid: u64,
     pub allocator: Allocator,
     pub stack_id: u64,
@@ -29,6 +34,7 @@ impl From<AllocationEvent> for Member {
     fn from(e: AllocationEvent) -> Member {
         Member {
             seq: e.seq,
+            position: 0,
             tid: e.tid,
             allocator: e.allocator,
             stack_id: e.stack_id,
@@ -41,9 +47,10 @@ impl From<AllocationEvent> for Member {
 /// Which member names a row's allocator and thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Representative {
-    /// The member with the smallest sequence number (peak and leaks: memray's choice there
-    /// depends on hash-map order, so any member is right; this one is deterministic).
-    Earliest,
+    /// The member memray's map yields first (peak and leaks of full captures): the largest
+    /// position; among equal positions (mappings, which memray meets after the map's
+    /// members and in order of creation) the smallest sequence number.
+    HashOrder,
     /// The first member added (temporary reports and aggregated captures).
     First,
 }
@@ -52,6 +59,7 @@ pub enum Representative {
 struct Row {
     seq: u64,
     rep_seq: u64,
+    rep_position: u64,
     tid: u64,
     allocator: Allocator,
     stack_id: u64,
@@ -91,6 +99,7 @@ impl Reducer {
                 v.insert(Row {
                     seq: m.seq,
                     rep_seq: m.seq,
+                    rep_position: m.position,
                     tid: m.tid,
                     allocator: m.allocator,
                     stack_id: m.stack_id,
@@ -105,8 +114,27 @@ impl Reducer {
         row.count = row.count.wrapping_add(1);
         row.size = row.size.wrapping_add(m.size);
         row.seq = row.seq.min(m.seq);
-        if self.representative == Representative::Earliest && m.seq < row.rep_seq {
+        if self.representative == Representative::HashOrder {
+            Self::compete(row, &m);
+        }
+    }
+
+    /// Makes `m` its row's representative if it comes first, without counting it: for a
+    /// member counted with no valid position (see [`crate::analysis::heap`]). A row with no
+    /// member yet is left alone.
+    pub fn offer_representative(&mut self, m: Member) {
+        if let Some(row) = self.rows.get_mut(&(m.stack_id, m.native_stack_id)) {
+            Self::compete(row, &m);
+        }
+    }
+
+    #[inline]
+    fn compete(row: &mut Row, m: &Member) {
+        if (m.position, std::cmp::Reverse(m.seq))
+            > (row.rep_position, std::cmp::Reverse(row.rep_seq))
+        {
             row.rep_seq = m.seq;
+            row.rep_position = m.position;
             row.tid = m.tid;
             row.allocator = m.allocator;
         }
@@ -213,6 +241,7 @@ mod tests {
     fn m(seq: u64, tid: u64, stack: u64, size: u64) -> Member {
         Member {
             seq,
+            position: 0,
             tid,
             allocator: Allocator::Malloc,
             stack_id: stack,
@@ -223,7 +252,7 @@ mod tests {
 
     #[test]
     fn rows_merge_by_stack_and_sort_by_first_member() {
-        let mut r = Reducer::new(Representative::Earliest);
+        let mut r = Reducer::new(Representative::HashOrder);
         r.add(m(5, 1, 7, 10));
         r.add(m(2, 2, 7, 5));
         r.add(m(3, 1, 8, 1));

@@ -24,6 +24,10 @@ struct Site {
 const MEMO_MIN_BITS: u32 = 10;
 const MEMO_MAX_BITS: u32 = 16;
 
+/// Sites a capture may have: their ids fit the live table's 32 bits (an interner that full
+/// would hold some 200 GB, far past any machine this runs on).
+pub const MAX_SITES: u64 = u32::MAX as u64 - 1;
+
 /// Interned sites, numbered from 0 in order of first appearance.
 #[derive(Debug)]
 pub struct Sites {
@@ -32,6 +36,8 @@ pub struct Sites {
     memo: Vec<Option<(Site, u64)>>,
     /// `memo.len() == 1 << memo_bits`.
     memo_bits: u32,
+    /// Whether a site past [`MAX_SITES`] was asked for (and given id 0).
+    overflowed: bool,
 }
 
 impl Default for Sites {
@@ -40,6 +46,7 @@ impl Default for Sites {
             sites: FxIndexSet::default(),
             memo: vec![None; 1 << MEMO_MIN_BITS],
             memo_bits: MEMO_MIN_BITS,
+            overflowed: false,
         }
     }
 }
@@ -85,21 +92,40 @@ impl Sites {
 
     #[inline(never)]
     fn intern_slow(&mut self, site: Site) -> u64 {
+        if self.sites.len() as u64 >= MAX_SITES && !self.sites.contains(&site) {
+            self.overflowed = true;
+            return 0;
+        }
         self.sites.insert_full(site).0 as u64
     }
 
-    /// The report member of an allocation at site `site`.
+    /// Whether the capture had more than [`MAX_SITES`] sites: then its ids are wrong, and
+    /// so is anything computed from them.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// The report member of an allocation at site `site`, at `position` in memray's map
+    /// ([`Member::position`]).
     #[inline]
-    pub fn member(&self, site: u64, seq: u64, size: u64) -> Member {
+    pub fn member(&self, site: u64, seq: u64, size: u64, position: u64) -> Member {
         let s = self.sites[site as usize];
         Member {
             seq,
+            position,
             tid: s.tid,
             allocator: s.allocator,
             stack_id: s.stack_id,
             native_stack_id: s.native_stack_id,
             size,
         }
+    }
+
+    /// The key of the report row an allocation at site `site` goes to: its Python and
+    /// native stacks.
+    pub fn row_key(&self, site: u64) -> (u64, u64) {
+        let s = self.sites[site as usize];
+        (s.stack_id, s.native_stack_id)
     }
 
     /// The threads of the sites, in order of first appearance (repeated).
@@ -134,7 +160,7 @@ mod tests {
         }
         assert_eq!(sites.intern(2, Allocator::Malloc, 7, 9), c);
         assert_eq!(sites.len(), 5003);
-        let m = sites.member(c, 42, 100);
+        let m = sites.member(c, 42, 100, 0);
         assert_eq!(
             (
                 m.seq,

@@ -107,7 +107,13 @@ impl Lifetimes {
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
                     self.current = self.current.wrapping_add(size);
-                    if let Some(old) = self.live.insert(address, Live { seq, size, site }) {
+                    let live = Live {
+                        seq,
+                        size,
+                        site,
+                        stamp: 0,
+                    };
+                    if let Some(old) = self.live.insert(address, live) {
                         ended(self, ended_at(old, address, seq));
                     }
                 }

@@ -246,7 +246,7 @@ impl StackIds {
     /// The row of `l`, an allocation of `t`.
     #[inline]
     fn row(&mut self, t: &Lifetimes, l: Lifetime) -> AllocationRow {
-        let m = t.sites.member(l.site, l.seq, l.size);
+        let m = t.sites.member(l.site, l.seq, l.size, 0);
         let stack_id = if self.native {
             let key = (
                 m.stack_id,

@@ -5,7 +5,7 @@
 //! rehashes; the model must give the same iteration order at every checkpoint.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 use memform::analysis::hash_order::{HashOrder, Node, Stamp};
@@ -103,17 +103,27 @@ fn address(rng: &mut Rng, span: u64) -> u64 {
     }
 }
 
+/// FNV-1a over the words of one dump.
+fn digest(words: impl Iterator<Item = u64>) -> u64 {
+    words.fold(0xcbf2_9ce4_8422_2325, |h, w| {
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[test]
 fn the_model_iterates_as_std_unordered_map() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reference = build_reference(dir.path());
+    let ops_path = dir.path().join("ops.bin");
+    let mut ops = std::io::BufWriter::new(std::fs::File::create(&ops_path).expect("ops file"));
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut model = Model::default();
-    let mut ops: Vec<u8> = Vec::new();
-    let mut expected: Vec<u64> = Vec::new();
-    let op = |ops: &mut Vec<u8>, kind: u8, address: u64| {
-        ops.push(kind);
-        ops.extend_from_slice(&address.to_le_bytes());
+    // Each dump as (key count, bucket count, digest of the keys in order): the test process
+    // keeps no more than that, as other tests measure the memory of the processes it forks.
+    let mut expected: Vec<(u64, u64, u64)> = Vec::new();
+    let mut op = |kind: u8, address: u64| {
+        ops.write_all(&[kind]).expect("ops written");
+        ops.write_all(&address.to_le_bytes()).expect("ops written");
     };
     // Phases: growth through many rehashes, churn at a steady size (assignments to live
     // keys, frees of unknown ones), a shrink and regrowth (the table never shrinks), and a
@@ -127,59 +137,56 @@ fn the_model_iterates_as_std_unordered_map() {
         (400_000, 3_000, 500),
     ];
     let mut total = 0;
+    let mut dump = |op: &mut dyn FnMut(u8, u64), model: &Model| {
+        op(b'D', 0);
+        let d = model.dump();
+        expected.push((d[0], d[1], digest(d[2..].iter().copied())));
+    };
     for (n, span, frees) in phases {
         for i in 0..n {
             let a = address(&mut rng, span);
             if rng.next() % 1000 < frees {
-                op(&mut ops, b'F', a);
+                op(b'F', a);
                 model.free(a);
             } else {
-                op(&mut ops, b'A', a);
+                op(b'A', a);
                 model.assign(a);
             }
             if i % 97_001 == 0 {
-                op(&mut ops, b'D', 0);
-                expected.extend(model.dump());
+                dump(&mut op, &model);
             }
         }
-        op(&mut ops, b'D', 0);
-        expected.extend(model.dump());
+        dump(&mut op, &model);
         total += n;
     }
+    drop(op);
+    ops.flush().expect("ops written");
+    drop(ops);
     assert!(total >= 4_000_000);
     assert!(model.relinks >= 14, "{} rehashes", model.relinks);
 
     let mut child = Command::new(&reference)
-        .stdin(Stdio::piped())
+        .stdin(std::fs::File::open(&ops_path).expect("ops file"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("the reference runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(&ops).expect("ops written"));
-    let out = child.wait_with_output().expect("the reference ends");
-    writer.join().expect("writer");
-    assert!(out.status.success(), "the reference failed");
-    let got: Vec<u64> = out
-        .stdout
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
-    assert_eq!(got.len(), expected.len(), "dump sizes");
-    // Compare dump by dump, to name the first that differs.
-    let (mut at, mut dumps) = (0, 0);
-    while at < got.len() {
-        let len = got[at] as usize + 2;
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut word = || {
+        let mut b = [0u8; 8];
+        out.read_exact(&mut b).ok().map(|()| u64::from_le_bytes(b))
+    };
+    for (i, &(count, buckets, keys)) in expected.iter().enumerate() {
+        let got_count = word().expect("a dump");
+        let got_buckets = word().expect("a dump");
+        let got_keys = digest((0..got_count).map(|_| word().expect("a key")));
         assert_eq!(
-            got[at..at + len],
-            expected[at..at + len],
-            "dump {dumps}: {} keys, {} buckets (model: {} keys, {} buckets)",
-            got[at],
-            got[at + 1],
-            expected[at],
-            expected[at + 1]
+            (got_count, got_buckets),
+            (count, buckets),
+            "dump {i}: keys and buckets (std::unordered_map, then the model)"
         );
-        at += len;
-        dumps += 1;
+        assert_eq!(got_keys, keys, "dump {i}: {count} keys in another order");
     }
-    assert!(dumps > 40, "{dumps} dumps");
+    assert_eq!(word(), None, "the reference dumped more");
+    assert!(child.wait().expect("the reference ends").success());
+    assert!(expected.len() > 40, "{} dumps", expected.len());
 }

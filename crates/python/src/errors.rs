@@ -37,6 +37,9 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             Some(errno) => os_error(errno, &io.to_string(), &path),
             None => PyOSError::new_err(format!("{}: {io}", path.display())),
         },
+        Error::Capture(e @ EngineCaptureError::TooManySites { .. }) => {
+            CaptureError::new_err(e.to_string())
+        }
         Error::Capture(EngineCaptureError::Read { path, error }) => {
             let message = format!("{}: {error}", path.display());
             let offset = error.offset();
