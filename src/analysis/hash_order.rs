@@ -201,7 +201,7 @@ impl HashOrder {
     pub fn relink(&mut self, relink: Relink, nodes: &mut [Node]) {
         match relink {
             Relink::Rehash(buckets) => {
-                nodes.sort_unstable_by(|a, b| b.position.cmp(&a.position));
+                nodes.sort_unstable_by_key(|n| std::cmp::Reverse(n.position));
                 let n = usize::try_from(buckets).unwrap_or(usize::MAX);
                 self.buckets = vec![Bucket::default(); n];
                 self.modulus = FastMod::new(buckets);
