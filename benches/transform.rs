@@ -115,7 +115,7 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(members.len() as u64));
     group.bench_function("reduce", |b| {
         b.iter(|| {
-            let mut reducer = Reducer::new(Representative::Earliest);
+            let mut reducer = Reducer::new(Representative::HashOrder);
             members.iter().for_each(|&m| reducer.add(m));
             reducer.finish()
         })
