@@ -159,7 +159,6 @@ fn the_model_iterates_as_std_unordered_map() {
         dump(&mut op, &model);
         total += n;
     }
-    drop(op);
     ops.flush().expect("ops written");
     drop(ops);
     assert!(total >= 4_000_000);
