@@ -341,6 +341,7 @@ impl HeapTracker {
 mod tests {
     use super::*;
     use crate::capture::events::EventBatchBuilder;
+    use std::collections::{BTreeMap, HashMap};
 
     fn run(events: &[(u64, u64, Allocator)]) -> HeapTracker {
         let mut b = EventBatchBuilder::new(0);
@@ -446,6 +447,142 @@ mod tests {
         // A partial unmap splits the mapping; both pieces belong to the same row.
         let h = run(&[(0x8000, 8192, Mmap), (0x9000, 1024, Munmap)]);
         assert_eq!(sizes(h.reduce_at_end()), vec![7168]);
+    }
+
+    /// An allocation event of the twin test: address, size, allocator, thread, stack.
+    type Event = (u64, u64, Allocator, u64, u64);
+
+    /// memray's own way, the simple twin of the one-pass tracker: replay events `0..=upto`
+    /// into a fresh map (`SnapshotAllocationAggregator`), then give each row (stack) the
+    /// thread and allocator of the first member in the map's order.
+    fn two_pass_labels(events: &[Event], upto: usize) -> BTreeMap<u64, (u64, Allocator)> {
+        use crate::analysis::hash_order::Stamp;
+        let mut order = HashOrder::default();
+        let mut map: HashMap<u64, (Stamp, u64, Allocator, u64)> = HashMap::new();
+        for &(address, _, allocator, tid, stack) in &events[..=upto] {
+            match allocator.kind() {
+                AllocatorKind::SimpleAllocator => {
+                    if let Some(node) = map.get_mut(&address) {
+                        *node = (node.0, tid, allocator, stack);
+                        continue;
+                    }
+                    if let Some(relink) = order.relink_before_insert(map.len() as u64) {
+                        let mut nodes: Vec<Node> = map
+                            .iter()
+                            .map(|(&address, n)| Node {
+                                position: order.position(address, n.0),
+                                address,
+                                index: 0,
+                                stamp: 0,
+                            })
+                            .collect();
+                        order.relink(relink, &mut nodes);
+                        for n in nodes {
+                            map.get_mut(&n.address).expect("live").0 = n.stamp;
+                        }
+                    }
+                    let stamp = order.link(address);
+                    map.insert(address, (stamp, tid, allocator, stack));
+                }
+                AllocatorKind::SimpleDeallocator => {
+                    if map.remove(&address).is_some() {
+                        order.unlink(address);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut firsts: BTreeMap<u64, (u64, u64, Allocator)> = BTreeMap::new();
+        for (&address, &(stamp, tid, allocator, stack)) in &map {
+            let position = order.position(address, stamp);
+            let first = firsts.entry(stack).or_insert((0, tid, allocator));
+            if position > first.0 {
+                *first = (position, tid, allocator);
+            }
+        }
+        firsts
+            .into_iter()
+            .map(|(s, (_, t, a))| (s, (t, a)))
+            .collect()
+    }
+
+    fn labels(reducer: Reducer) -> BTreeMap<u64, (u64, Allocator)> {
+        let batch = reducer.finish();
+        let rows = crate::analysis::reduction::Rows::new(&batch);
+        (0..rows.len())
+            .map(|i| (rows.stack_id[i], (rows.tid[i], rows.allocator(i))))
+            .collect()
+    }
+
+    /// Random streams whose live set grows far past its size at the peak after the peak
+    /// (memray's map rehashes after it), with frees of unknown addresses, allocations at live
+    /// addresses and allocations dying after the peak and after the rehash: the one-pass
+    /// tracker's labels at the peak and at the end are the two-pass twin's.
+    #[test]
+    fn labels_agree_with_memrays_two_passes() {
+        use Allocator::*;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut frozen = 0;
+        for seed in 0..40u64 {
+            let mut events: Vec<Event> = Vec::new();
+            let pool = 200 + seed * 37;
+            let allocators = [Malloc, Calloc, PymallocMalloc, Realloc];
+            let mut event = |events: &mut Vec<Event>, r: u64, size: u64, free: bool| {
+                let address = 0x7f00_0000_0000 + (r % pool) * 16;
+                let allocator = if free {
+                    [Free, PymallocFree][(r >> 20) as usize % 2]
+                } else {
+                    allocators[(r >> 24) as usize % 4]
+                };
+                events.push((address, size, allocator, 1 + (r >> 30) % 4, (r >> 40) % 9));
+            };
+            // Growth with large blocks, one huge block (the peak), its free, then a live set
+            // of small blocks several times larger.
+            for _ in 0..pool / 2 {
+                let r = next();
+                event(&mut events, r, 1000 + r % 5000, r % 5 == 0);
+            }
+            events.push((0x1000, 1 << 40, Malloc, 1, 99));
+            events.push((0x1000, 0, Free, 1, 99));
+            for _ in 0..pool * 4 {
+                let r = next();
+                event(
+                    &mut events,
+                    r.rotate_left(17) % (pool * 8) * 7919,
+                    1 + r % 8,
+                    r % 6 == 0,
+                );
+            }
+            for _ in 0..pool {
+                let r = next();
+                event(&mut events, r, 1 + r % 8, r % 3 == 0);
+            }
+            let mut b = EventBatchBuilder::new(0);
+            for &(address, size, allocator, tid, stack) in &events {
+                b.push(tid, address, size, allocator, stack, 0);
+            }
+            let mut h = HeapTracker::default();
+            h.consume(&b.finish());
+            frozen += usize::from(h.frozen.is_some());
+            let peak = h.high_water_mark().index as usize;
+            assert_eq!(
+                labels(h.reduce_at_peak()),
+                two_pass_labels(&events, peak),
+                "seed {seed} peak"
+            );
+            assert_eq!(
+                labels(h.reduce_at_end()),
+                two_pass_labels(&events, events.len() - 1),
+                "seed {seed} leaks"
+            );
+        }
+        assert!(frozen >= 30, "{frozen} streams relinked after their peak");
     }
 
     #[test]
