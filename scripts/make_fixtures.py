@@ -6,11 +6,11 @@
     python3 scripts/make_fixtures.py --transform-only [--formats speedscope]
 
 For every Python version the fixture workload (tests/fixtures/workload.py) is recorded in the
-default mode; Python 3.11 (the first of --full-pythons) also in every other capture mode.
-memray's `memray transform` is then run for each format and report mode, and its output (or
-its refusal) is written to tests/fixtures/expected/. For peak and leak reports of full captures
-the members of every row are written too (replay.py from ../shared/corpus), because memray
-picks a merged row's allocator and thread from an arbitrary member when members differ.
+default mode; the --full-pythons also in every other capture mode. The modes `mixed` and
+`mixedpyalloc` record tests/fixtures/mixed_sites.py instead (threads and allocators mixed at
+shared lines, a rehash of memray's map after the peak), plain and with
+--trace-python-allocators. memray's `memray transform` is then run for each format and report
+mode, and its output (or its refusal) is written to tests/fixtures/expected/.
 
 With --transform-only nothing is recorded: every capture already in tests/fixtures/captures is
 transformed again (with the memray and Python its name gives, `v<memray>-py<python>-<mode>`) in
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 WORKLOAD = FIXTURES / "workload.py"
-REPLAY = ROOT.parent / "shared" / "corpus" / "replay.py"
+MIXED = FIXTURES / "mixed_sites.py"
 
 MODES = {
     "default": [],
@@ -42,7 +42,10 @@ MODES = {
     "killed": ["--no-compress"],
     "native": ["--native"],
     "nativeagg": ["--native", "--aggregate"],
+    "mixed": [],
+    "mixedpyalloc": ["--trace-python-allocators"],
 }
+WORKLOADS = {"mixed": MIXED, "mixedpyalloc": MIXED}
 REPORTS = {
     "peak": [],
     "leaks": ["--leaks"],
@@ -74,7 +77,8 @@ def venv_for(memray, py):
 
 def record(python, mode, capture):
     env = dict(os.environ, PYTHONHASHSEED="0")
-    args = [str(python), "-m", "memray", "run", "-q", "-f", *MODES[mode], "-o", str(capture), str(WORKLOAD)]
+    workload = WORKLOADS.get(mode, WORKLOAD)
+    args = [str(python), "-m", "memray", "run", "-q", "-f", *MODES[mode], "-o", str(capture), str(workload)]
     if mode != "killed":
         subprocess.run(args, check=True, env=env, capture_output=True)
         return
@@ -84,7 +88,7 @@ def record(python, mode, capture):
     proc.wait()
 
 
-def transform(python, name, mode, capture, expected, formats):
+def transform(python, name, capture, expected, formats):
     """memray's outputs (or refusals) for `capture` in `formats` and every report mode."""
     for fmt in formats:
         suffix = SUFFIX[fmt]
@@ -104,15 +108,6 @@ def transform(python, name, mode, capture, expected, formats):
                 continue
             if error.exists():
                 error.unlink()
-            if fmt == "csv" and report in ("peak", "leaks") and mode not in ("aggregate", "nativeagg") and REPLAY.exists():
-                members = subprocess.run(
-                    [str(python), str(REPLAY), str(capture), report], capture_output=True, text=True, check=True
-                ).stdout
-                rows = [
-                    {"allocators": g["allocators"], "tids": g["tids"]}
-                    for g in json.loads(members)
-                ]
-                (expected / f"{name}-{report}.members.json").write_text(json.dumps(rows) + "\n")
 
 
 def build_id(path):
@@ -181,7 +176,7 @@ def main():
             print(f"transform {name}", file=sys.stderr)
             if MODES[mode][:1] == ["--native"]:
                 write_images(venv_for(version, py), name, capture, expected)
-            transform(venv_for(version, py), name, mode, capture, expected, formats)
+            transform(venv_for(version, py), name, capture, expected, formats)
         return
     full = opts.full_pythons.split(",")
     for py in opts.pythons.split(","):
@@ -196,7 +191,7 @@ def main():
             record(python, mode, capture)
             if MODES[mode][:1] == ["--native"]:
                 write_images(python, name, capture, expected)
-            transform(python, name, mode, capture, expected, formats)
+            transform(python, name, capture, expected, formats)
 
 
 if __name__ == "__main__":

@@ -6,25 +6,21 @@ outputs of the `memray transform` of the memray that wrote each one.
                                              [--modes default,aggregate]
 
 The fixture workload (tests/fixtures/workload.py) is recorded with PYTHONHASHSEED=0 by each
-memray in each capture mode, into tests/fixtures/versions/captures/v<memray>-py<python>-<mode>.bin.
+memray in each capture mode, into tests/fixtures/versions/captures/v<memray>-py<python>-<mode>.bin;
+the mode `mixed` records tests/fixtures/mixed_sites.py (threads and allocators mixed at shared
+lines, a rehash of memray's map after the peak).
 Then that memray's transform writes csv and gprof2dot reports (peak, leaks, temp, temp0,
 temp5) into tests/fixtures/versions/expected/<capture>-<format>-<report>.{csv,json}, or
 `.error` holding the last line of its stderr when it refuses (temporary reports of aggregated
 captures).
 
-memray before 1.20 writes rows in hash-map order and, in peak and leak reports of full
-captures, takes a merged row's allocator and thread from whichever member that order yields
-first. So for those reports the members of every row are stored too, in
-<capture>-<report>.members.json: a list of {stack, num_allocations, size, allocators, tids}
-computed by ../shared/corpus/replay.py under the same memray. tests/integration/older_versions.rs compares
-rows as multisets and accepts another member's allocator and thread only in rows whose
-members differ.
+memray before 1.20 writes rows in hash-map order; tests/integration/older_versions.rs compares
+rows as multisets (allocator and thread included).
 
 Venvs: ~/.cache/memform-corpus/venvs/memray-<ver>-py<python> when it has a `.complete`
 marker, else ~/.cache/memform-fixtures/memray-<ver>-py<python> (created with pip if needed).
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,15 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 WORKLOAD = FIXTURES / "workload.py"
 OUT = FIXTURES / "versions"
-REPLAY = ROOT.parent / "shared" / "corpus" / "replay.py"
+MIXED = FIXTURES / "mixed_sites.py"
 
 # The capture header version each memray writes (records.h CURRENT_HEADER_VERSION).
-HEADER_VERSION = {"1.10.0": 10, "1.18.0": 11, "1.19.3": 12}
+HEADER_VERSION = {"1.7.0": 10, "1.10.0": 10, "1.18.0": 11, "1.19.3": 12}
 MODES = {
     "default": [],
     "aggregate": ["--aggregate"],
     "pyalloc": ["--trace-python-allocators"],
+    "mixed": [],
 }
+WORKLOADS = {"mixed": MIXED}
 REPORTS = {
     "peak": [],
     "leaks": ["--leaks"],
@@ -83,11 +81,12 @@ def header_version(capture):
 
 def record(python, mode, capture):
     env = dict(os.environ, PYTHONHASHSEED="0")
-    args = [str(python), "-m", "memray", "run", "-q", "-f", *MODES[mode], "-o", str(capture), str(WORKLOAD)]
+    workload = WORKLOADS.get(mode, WORKLOAD)
+    args = [str(python), "-m", "memray", "run", "-q", "-f", *MODES[mode], "-o", str(capture), str(workload)]
     subprocess.run(args, check=True, env=env, capture_output=True)
 
 
-def transform(python, name, mode, capture, expected):
+def transform(python, name, capture, expected):
     for fmt, suffix in SUFFIX.items():
         for report, flags in REPORTS.items():
             case = f"{name}-{fmt}-{report}"
@@ -106,15 +105,6 @@ def transform(python, name, mode, capture, expected):
                 message = (proc.stderr.strip().splitlines() or [""])[-1]
                 error.write_text(message + "\n")
                 continue
-            if fmt == "csv" and report in ("peak", "leaks") and mode != "aggregate":
-                members = subprocess.run(
-                    [str(python), str(REPLAY), str(capture), report], capture_output=True, text=True, check=True
-                ).stdout
-                rows = [
-                    {k: g[k] for k in ("stack", "num_allocations", "size", "allocators", "tids")}
-                    for g in json.loads(members)
-                ]
-                (expected / f"{name}-{report}.members.json").write_text(json.dumps(rows) + "\n")
 
 
 def main():
@@ -137,7 +127,7 @@ def main():
             found = header_version(capture)
             if memray in HEADER_VERSION and found != HEADER_VERSION[memray]:
                 raise SystemExit(f"{capture}: header version {found}, expected {HEADER_VERSION[memray]}")
-            transform(python, name, mode, capture, expected)
+            transform(python, name, capture, expected)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 //! Every committed fixture capture, in every format and report mode, against memray 1.20's
 //! own output for it (made by `scripts/make_fixtures.py`).
 //!
-//! Outputs must be byte-identical. The one allowance is memray's own arbitrary choice: in
-//! peak and leak reports of full captures, a row merged from members of different allocators
-//! or threads takes its allocator and thread from whichever member a hash map yields first;
-//! there (and only there, per the recorded members) any member's values are accepted.
+//! Outputs must be byte-identical, the allocator and thread of every merged row included
+//! (memray's pick of the first member its hash map yields; the `mixed` captures merge
+//! threads and allocators at shared lines and rehash memray's map after the peak).
 //! speedscope documents name their exporter (memray's `memray@1.20.0`, memform's
 //! `memform@<version>`); apart from that field they must be equal as parsed JSON and
 //! byte-identical.
@@ -13,45 +12,17 @@ use std::path::Path;
 
 use crate::common::*;
 
-#[derive(serde::Deserialize)]
-pub(crate) struct Members {
-    allocators: Vec<String>,
-    tids: Vec<u64>,
-}
-
-pub(crate) fn check_csv_in_order(
-    case: &str,
-    ours: &str,
-    theirs: &str,
-    members: Option<&[Members]>,
-) -> usize {
+/// CSV reports must be the same bytes; a difference is named by its first row.
+pub(crate) fn check_csv_in_order(case: &str, ours: &str, theirs: &str) {
     if ours == theirs {
-        return 0;
+        return;
     }
     let (a, b) = (csv_rows(ours), csv_rows(theirs));
     assert_eq!(a.len(), b.len(), "{case}: row count");
-    let mut ambiguous = 0;
-    for (i, (x, y)) in a.iter().zip(&b).enumerate().skip(1) {
-        assert_eq!(
-            (&x[1], &x[2], &x[5]),
-            (&y[1], &y[2], &y[5]),
-            "{case}: row {i}"
-        );
-        if x == y {
-            continue;
-        }
-        let m = members
-            .and_then(|m| m.get(i - 1))
-            .unwrap_or_else(|| panic!("{case}: row {i} differs: {x:?} != {y:?}"));
-        let heterogeneous = m.allocators.len() > 1 || m.tids.len() > 1;
-        let tid: u64 = x[3].parse().expect("tid");
-        assert!(
-            heterogeneous && m.allocators.contains(&x[0]) && m.tids.contains(&tid),
-            "{case}: row {i} differs and its members agree: {x:?} != {y:?}"
-        );
-        ambiguous += 1;
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x, y, "{case}: row {i} (memform, then memray)");
     }
-    ambiguous
+    panic!("{case}: the same rows in other bytes");
 }
 
 /// speedscope: equal to memray's document as parsed JSON once the `exporter` field is set
@@ -145,7 +116,7 @@ fn every_fixture_case_matches_memray() {
     let mut native_by_capture = std::collections::BTreeMap::new();
     for path in files(&expected_dir) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".members.json") || name.ends_with(".images.json") {
+        if name.ends_with(".images.json") {
             continue;
         }
         let (stem, ext) = name.rsplit_once('.').unwrap();
@@ -197,11 +168,7 @@ fn every_fixture_case_matches_memray() {
             continue;
         }
         assert_eq!(format, "csv", "{stem}: JSON output differs from memray's");
-        let members_path = expected_dir.join(format!("{capture_name}-{report}.members.json"));
-        let members: Option<Vec<Members>> = std::fs::read(&members_path)
-            .ok()
-            .map(|b| serde_json::from_slice(&b).unwrap());
-        check_csv_in_order(stem, &ours, &theirs, members.as_deref());
+        check_csv_in_order(stem, &ours, &theirs);
     }
     eprintln!(
         "{cases} fixture cases, {identical} byte-identical \
@@ -237,6 +204,8 @@ fn fixtures_cover_every_capture_mode_and_several_pythons() {
         "killed",
         "native",
         "nativeagg",
+        "mixed",
+        "mixedpyalloc",
     ] {
         assert!(
             names.iter().any(|n| n.ends_with(&format!("-{mode}.bin"))),
@@ -247,4 +216,5 @@ fn fixtures_cover_every_capture_mode_and_several_pythons() {
         names.iter().filter_map(|n| n.split('-').nth(1)).collect();
     assert!(pythons.len() >= 2, "fixtures for {pythons:?}");
     assert!(Path::new(&fixtures().join("workload.py")).exists());
+    assert!(Path::new(&fixtures().join("mixed_sites.py")).exists());
 }
