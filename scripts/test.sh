@@ -10,13 +10,17 @@
 # MEMFORM_SKIP_LIVE=1 skips 2 to 5, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# tests/integration/pprof.rs reads the pprof reports with `go tool pprof` (Debian's golang-go).
-if ! command -v go >/dev/null; then
+# tests/integration/pprof.rs reads the pprof reports with `go tool pprof` (Debian's golang-go);
+# tests/integration/hash_order.rs builds a real std::unordered_map with g++ (Debian's g++).
+missing=()
+command -v go >/dev/null || missing+=(golang-go)
+command -v g++ >/dev/null || missing+=(g++)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
     sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+      sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
 fi
 cargo build --release --locked
