@@ -7,7 +7,9 @@ capture mode), against the reports memray wrote of the original:
   bytes), equal memray's peak CSV summed per stack; those never freed, its leaks CSV;
 - aggregate: memray 1.20's `transform csv` and `transform csv --leaks` of memform's aggregated
   capture (with --memray; memform's own reading of it otherwise), summed per stack, equal
-  memray's peak and leaks CSV of the original.
+  memray's peak and leaks CSV of the original, and its rows' allocators and threads those of
+  the original's rows (as multisets of stack, allocator and thread: older memray versions
+  order rows otherwise).
 
     VENV/bin/python scripts/whole_capture_corpus_check.py CORPUS --memform BIN [--memray BIN]
 
@@ -19,7 +21,7 @@ import csv
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -39,6 +41,11 @@ def csv_by_stack(path):
         return by_stack(
             (r["stack_trace"], int(r["num_allocations"]), int(r["size"])) for r in csv.DictReader(f)
         )
+
+
+def csv_labels(path):
+    with open(path, newline="") as f:
+        return Counter((r["stack_trace"], r["allocator"], r["tid"]) for r in csv.DictReader(f))
 
 
 def events_by_stack(folder):
@@ -100,7 +107,10 @@ def main():
                 aggregated = tmp / f"{stem}-aggregate.bin"
                 run([args.memform, "transform", "aggregate", "-q", "-f", "-o", aggregated, capture])
                 reader = [args.memray] if args.memray else [args.memform]
-                for report, flags, w in (("peak", [], want[0]), ("leaks", ["--leaks"], want[1])):
+                for report, flags, w, original in (
+                    ("peak", [], want[0], peak_csv),
+                    ("leaks", ["--leaks"], want[1], leaks_csv),
+                ):
                     out = tmp / f"{stem}-aggregate-{report}.csv"
                     if args.memray:
                         run([*reader, "transform", "csv", "-f", *flags, "-o", out, aggregated])
@@ -109,6 +119,9 @@ def main():
                     g = csv_by_stack(out)
                     if g != w:
                         problems.append(f"aggregate {report}: {len(set(g.items()) ^ set(w.items()))} stacks differ")
+                    elif csv_labels(out) != csv_labels(original):
+                        theirs, ours = csv_labels(original), csv_labels(out)
+                        problems.append(f"aggregate {report}: {sum((ours - theirs).values())} rows with other labels")
             except RuntimeError as e:
                 problems.append(str(e))
             if problems:
