@@ -36,7 +36,9 @@ pub struct Sites {
     memo: Vec<Option<(Site, u64)>>,
     /// `memo.len() == 1 << memo_bits`.
     memo_bits: u32,
-    /// Whether a site past [`MAX_SITES`] was asked for (and given id 0).
+    /// How many sites it numbers: [`MAX_SITES`] (less in tests).
+    limit: u64,
+    /// Whether a site past the limit was asked for (and given id 0).
     overflowed: bool,
 }
 
@@ -46,6 +48,7 @@ impl Default for Sites {
             sites: FxIndexSet::default(),
             memo: vec![None; 1 << MEMO_MIN_BITS],
             memo_bits: MEMO_MIN_BITS,
+            limit: MAX_SITES,
             overflowed: false,
         }
     }
@@ -92,7 +95,7 @@ impl Sites {
 
     #[inline(never)]
     fn intern_slow(&mut self, site: Site) -> u64 {
-        if self.sites.len() as u64 >= MAX_SITES && !self.sites.contains(&site) {
+        if self.sites.len() as u64 >= self.limit && !self.sites.contains(&site) {
             self.overflowed = true;
             return 0;
         }
@@ -160,6 +163,7 @@ mod tests {
         }
         assert_eq!(sites.intern(2, Allocator::Malloc, 7, 9), c);
         assert_eq!(sites.len(), 5003);
+        assert!(!sites.overflowed());
         let m = sites.member(c, 42, 100, 0);
         assert_eq!(
             (
@@ -172,5 +176,23 @@ mod tests {
             ),
             (42, 2, Allocator::Malloc, 7, 9, 100)
         );
+    }
+
+    #[test]
+    fn sites_past_the_limit_are_flagged() {
+        let mut sites = Sites {
+            limit: 3,
+            ..Sites::default()
+        };
+        for stack in 0..3 {
+            assert_eq!(sites.intern(1, Allocator::Malloc, stack, 0), stack);
+        }
+        assert!(!sites.overflowed());
+        // Known sites still answer; a new one is flagged.
+        assert_eq!(sites.intern(1, Allocator::Malloc, 2, 0), 2);
+        assert!(!sites.overflowed());
+        assert_eq!(sites.intern(1, Allocator::Malloc, 3, 0), 0);
+        assert!(sites.overflowed());
+        assert_eq!(sites.len(), 3);
     }
 }
