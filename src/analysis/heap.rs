@@ -484,10 +484,8 @@ mod tests {
                     let stamp = order.link(address);
                     map.insert(address, (stamp, tid, allocator, stack));
                 }
-                AllocatorKind::SimpleDeallocator => {
-                    if map.remove(&address).is_some() {
-                        order.unlink(address);
-                    }
+                AllocatorKind::SimpleDeallocator if map.remove(&address).is_some() => {
+                    order.unlink(address);
                 }
                 _ => {}
             }
@@ -533,7 +531,7 @@ mod tests {
             let mut events: Vec<Event> = Vec::new();
             let pool = 200 + seed * 37;
             let allocators = [Malloc, Calloc, PymallocMalloc, Realloc];
-            let mut event = |events: &mut Vec<Event>, r: u64, size: u64, free: bool| {
+            let event = |events: &mut Vec<Event>, r: u64, size: u64, free: bool| {
                 let address = 0x7f00_0000_0000 + (r % pool) * 16;
                 let allocator = if free {
                     [Free, PymallocFree][(r >> 20) as usize % 2]
