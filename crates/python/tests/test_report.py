@@ -1,6 +1,7 @@
 """memform.report: the table of every report mode equals the CSV report of the fixture
 captures row for row (memform's CSV report, which the Rust tests hold byte-identical to
-memray's, up to memray's own arbitrary choices), through pyarrow, polars and DuckDB alike."""
+memray's, the allocator and thread of merged rows included), through pyarrow, polars and
+DuckDB alike."""
 
 import csv
 import warnings
@@ -42,8 +43,8 @@ def table_rows(table):
 
 
 def test_every_fixture_case_is_covered():
-    assert len(CAPTURE_FILES) == 18
-    assert len(CASES) == 78 and len(ERROR_CASES) == 12
+    assert len(CAPTURE_FILES) == 21
+    assert len(CASES) == 93 and len(ERROR_CASES) == 12
 
 
 @pytest.mark.parametrize(
