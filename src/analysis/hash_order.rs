@@ -51,8 +51,9 @@ pub enum Relink {
     Renumber,
 }
 
-/// A live node handed to [`HashOrder::relink`]: its address and position before, its new
-/// stamp after; `index` is the caller's, to write the stamp back.
+/// A live node handed to [`HashOrder::relink`] (made by [`HashOrder::node`]): its address
+/// and position before, its new stamp after; `index` is the caller's, to write the stamp
+/// back.
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
     pub position: u64,
@@ -92,7 +93,13 @@ impl HashOrder {
     /// [`HashOrder::relink_before_insert`] would say none (and change nothing).
     #[inline(always)]
     pub fn may_relink(&self, len: u64) -> bool {
-        len + 1 > self.next_resize || u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
+        len + 1 > self.next_resize || self.stamps_run_out()
+    }
+
+    /// Whether linking one more node (two stamps) would pass the last stamp.
+    #[inline(always)]
+    fn stamps_run_out(&self) -> bool {
+        u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
     }
 
     /// Whether a new key linked while `len` keys are present needs a relink first
@@ -105,8 +112,8 @@ impl HashOrder {
                 return Some(Relink::Rehash(buckets));
             }
         }
-        // A relink takes at most two stamps a node; linking one more takes two.
-        (u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)).then_some(Relink::Renumber)
+        // A relink takes at most two stamps a node, so renumbering frees all but those.
+        self.stamps_run_out().then_some(Relink::Renumber)
     }
 
     /// `_Prime_rehash_policy::_M_need_rehash` for one insertion (maximum load 1.0).
@@ -211,6 +218,18 @@ impl HashOrder {
     #[inline]
     pub fn position_in(&self, b: usize, stamp: Stamp) -> u64 {
         (u64::from(self.buckets[b].run) << 32) | u64::from(stamp)
+    }
+
+    /// The live node of `address` with stamp `stamp`, for [`HashOrder::relink`]; `index` is
+    /// the caller's.
+    #[inline]
+    pub fn node(&self, index: usize, address: u64, stamp: Stamp) -> Node {
+        Node {
+            position: self.position(address, stamp),
+            address,
+            index,
+            stamp,
+        }
     }
 
     /// Re-links every live node: `nodes` holds them all with their positions; each gets its
@@ -368,15 +387,8 @@ mod tests {
                 // Renumber now and then too: it must keep the order.
                 let relink = relink.or((step % 997 == 0).then_some(Relink::Renumber));
                 if let Some(r) = relink {
-                    let mut nodes: Vec<Node> = stamps
-                        .iter()
-                        .map(|(&address, &s)| Node {
-                            position: order.position(address, s),
-                            address,
-                            index: 0,
-                            stamp: 0,
-                        })
-                        .collect();
+                    let mut nodes: Vec<Node> =
+                        stamps.iter().map(|(&a, &s)| order.node(0, a, s)).collect();
                     order.relink(r, &mut nodes);
                     for n in nodes {
                         stamps.insert(n.address, n.stamp);

@@ -247,34 +247,26 @@ impl HeapTracker {
     /// is the first relink since the peak.
     #[cold]
     fn relink(&mut self, relink: Relink) {
-        if self.started && self.frozen.is_none() {
-            let peak = self.peak.index;
-            let mut firsts: FxHashMap<(u64, u64), (u64, Live)> = FxHashMap::default();
-            for (address, l) in self.live.entries() {
-                if l.seq > peak {
-                    continue;
-                }
-                let position = self.order.position(address, l.stamp);
+        let freeze = self.started && self.frozen.is_none();
+        let peak = self.peak.index;
+        let mut firsts: FxHashMap<(u64, u64), (u64, Live)> = FxHashMap::default();
+        let mut nodes: Vec<Node> = Vec::with_capacity(self.live.len());
+        for (index, address, l) in self.live.indexed_entries() {
+            let node = self.order.node(index, address, l.stamp);
+            if freeze && l.seq <= peak {
                 let first = firsts.entry(self.sites.row_key(l.site)).or_insert((0, l));
-                if position > first.0 {
-                    *first = (position, l);
+                if node.position > first.0 {
+                    *first = (node.position, l);
                 }
             }
+            nodes.push(node);
+        }
+        if freeze {
             self.frozen = Some(Frozen {
                 firsts,
                 died_before: self.died_since_peak.len(),
             });
         }
-        let mut nodes: Vec<Node> = self
-            .live
-            .indexed_entries()
-            .map(|(index, address, l)| Node {
-                position: self.order.position(address, l.stamp),
-                address,
-                index,
-                stamp: 0,
-            })
-            .collect();
         self.order.relink(relink, &mut nodes);
         for n in nodes {
             self.live.set_stamp(n.index, n.stamp);
@@ -483,15 +475,8 @@ mod tests {
                         continue;
                     }
                     if let Some(relink) = order.relink_before_insert(map.len() as u64) {
-                        let mut nodes: Vec<Node> = map
-                            .iter()
-                            .map(|(&address, n)| Node {
-                                position: order.position(address, n.0),
-                                address,
-                                index: 0,
-                                stamp: 0,
-                            })
-                            .collect();
+                        let mut nodes: Vec<Node> =
+                            map.iter().map(|(&a, n)| order.node(0, a, n.0)).collect();
                         order.relink(relink, &mut nodes);
                         for n in nodes {
                             map.get_mut(&n.address).expect("live").0 = n.stamp;

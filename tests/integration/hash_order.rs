@@ -42,12 +42,7 @@ impl Model {
             let mut nodes: Vec<Node> = self
                 .stamps
                 .iter()
-                .map(|(&address, &stamp)| Node {
-                    position: self.order.position(address, stamp),
-                    address,
-                    index: 0,
-                    stamp: 0,
-                })
+                .map(|(&address, &stamp)| self.order.node(0, address, stamp))
                 .collect();
             self.order.relink(relink, &mut nodes);
             for n in nodes {
