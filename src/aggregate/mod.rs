@@ -106,11 +106,7 @@ pub fn aggregate(
     )
     .map_err(|e| e.in_file(path))?;
     progress.finish();
-    if heap.sites_overflowed() {
-        return Err(CaptureError::TooManySites {
-            path: path.to_path_buf(),
-        });
-    }
+    heap.sites().check(path)?;
     let records = records(&heap, &decoder.generation_starts);
     let mut thread_names: Vec<(u64, String)> = decoder.thread_names(u64::MAX).into_iter().collect();
     thread_names.sort_unstable();

@@ -273,10 +273,9 @@ impl HeapTracker {
         }
     }
 
-    /// Whether the capture had more allocation sites than the tracker numbers: then its
-    /// reports are wrong and must not be written.
-    pub fn sites_overflowed(&self) -> bool {
-        self.sites.overflowed()
+    /// The allocation sites, to [`Sites::check`] before a report is written.
+    pub fn sites(&self) -> &Sites {
+        &self.sites
     }
 
     /// The high-water mark (index 0 and 0 bytes when there were no events).

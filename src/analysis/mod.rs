@@ -127,11 +127,7 @@ pub fn compute(
         progress,
     )
     .map_err(|e| e.in_file(path))?;
-    if heap.sites_overflowed() {
-        return Err(CaptureError::TooManySites {
-            path: path.to_path_buf(),
-        });
-    }
+    heap.sites().check(path)?;
     let hwm = track_heap.then(|| heap.high_water_mark());
     let rows = match (mode, temporary) {
         (_, Some(t)) => t.reduce().finish(),

@@ -6,6 +6,9 @@
 //! Consecutive allocations mostly repeat a handful of sites, so a small direct-mapped memo
 //! answers most lookups with one probe; the hash map behind it sees only the misses.
 
+use std::path::Path;
+
+use crate::error::CaptureError;
 use crate::interner::FxIndexSet;
 
 use crate::analysis::reduction::Member;
@@ -102,10 +105,16 @@ impl Sites {
         self.sites.insert_full(site).0 as u64
     }
 
-    /// Whether the capture had more than [`MAX_SITES`] sites: then its ids are wrong, and
-    /// so is anything computed from them.
-    pub fn overflowed(&self) -> bool {
-        self.overflowed
+    /// The error for the capture at `path` if it had more than [`MAX_SITES`] sites: then
+    /// its ids are wrong, and so is anything computed from them, so a pass checks this
+    /// before it writes anything.
+    pub fn check(&self, path: &Path) -> Result<(), CaptureError> {
+        match self.overflowed {
+            true => Err(CaptureError::TooManySites {
+                path: path.to_path_buf(),
+            }),
+            false => Ok(()),
+        }
     }
 
     /// The report member of an allocation at site `site`, at `position` in memray's map
@@ -163,7 +172,7 @@ mod tests {
         }
         assert_eq!(sites.intern(2, Allocator::Malloc, 7, 9), c);
         assert_eq!(sites.len(), 5003);
-        assert!(!sites.overflowed());
+        assert!(sites.check(Path::new("c.bin")).is_ok());
         let m = sites.member(c, 42, 100, 0);
         assert_eq!(
             (
@@ -187,12 +196,18 @@ mod tests {
         for stack in 0..3 {
             assert_eq!(sites.intern(1, Allocator::Malloc, stack, 0), stack);
         }
-        assert!(!sites.overflowed());
+        assert!(sites.check(Path::new("c.bin")).is_ok());
         // Known sites still answer; a new one is flagged.
         assert_eq!(sites.intern(1, Allocator::Malloc, 2, 0), 2);
-        assert!(!sites.overflowed());
+        assert!(sites.check(Path::new("c.bin")).is_ok());
         assert_eq!(sites.intern(1, Allocator::Malloc, 3, 0), 0);
-        assert!(sites.overflowed());
+        assert_eq!(
+            sites.check(Path::new("c.bin")).map_err(|e| e.to_string()),
+            Err(format!(
+                "c.bin: more than {MAX_SITES} distinct allocation sites (thread, allocator, \
+                 Python and native stack); memform keeps at most that many"
+            ))
+        );
         assert_eq!(sites.len(), 3);
     }
 }

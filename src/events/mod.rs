@@ -148,12 +148,7 @@ pub fn write_dataset(
             progress,
         )
         .map_err(|e| e.in_file(path))?;
-        if lifetimes.sites.overflowed() {
-            return Err(CaptureError::TooManySites {
-                path: path.to_path_buf(),
-            }
-            .into());
-        }
+        lifetimes.sites.check(path)?;
         lifetimes.finish(&mut |t, l| allocations.push(stack_ids.row(t, l)));
         progress.finish();
         let hwm = lifetimes.high_water_mark();
