@@ -150,25 +150,23 @@ impl HashOrder {
         p
     }
 
-    /// The bucket of `address` (valid until the next relink): a caller that computes it
-    /// ahead, to prefetch, passes it to the `_in` methods instead of computing it twice.
     #[inline(always)]
-    pub fn bucket(&self, address: u64) -> usize {
+    fn bucket(&self, address: u64) -> usize {
         self.modulus.reduce(address) as usize
     }
 
-    /// Starts loading bucket `bucket`, for a link or unlink soon after.
+    /// Starts loading the bucket of `address`, for a link or unlink soon after.
     #[inline(always)]
-    pub fn prefetch_bucket(&self, bucket: usize) {
+    pub fn prefetch(&self, address: u64) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let bucket = self.buckets.as_ptr().wrapping_add(bucket) as *const i8;
+            let bucket = self.buckets.as_ptr().wrapping_add(self.bucket(address)) as *const i8;
             // SAFETY: prefetching is a hint; it never faults, whatever the address.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(bucket) };
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = bucket;
+        let _ = address;
     }
 
     #[inline(always)]
@@ -182,12 +180,7 @@ impl HashOrder {
     /// asked for); returns its node's stamp.
     #[inline]
     pub fn link(&mut self, address: u64) -> Stamp {
-        self.link_in(self.bucket(address))
-    }
-
-    /// [`HashOrder::link`] of a key in bucket `b`.
-    #[inline]
-    pub fn link_in(&mut self, b: usize) -> Stamp {
+        let b = self.bucket(address);
         if self.buckets[b].len == 0 {
             self.buckets[b].run = self.take_stamp();
         }
@@ -198,12 +191,7 @@ impl HashOrder {
     /// Unlinks the node of the key at `address`.
     #[inline]
     pub fn unlink(&mut self, address: u64) {
-        self.unlink_in(self.bucket(address));
-    }
-
-    /// [`HashOrder::unlink`] of a key in bucket `b`.
-    #[inline]
-    pub fn unlink_in(&mut self, b: usize) {
+        let b = self.bucket(address);
         self.buckets[b].len = self.buckets[b].len.saturating_sub(1);
     }
 
@@ -211,13 +199,7 @@ impl HashOrder {
     /// positions come first. Never 0.
     #[inline]
     pub fn position(&self, address: u64, stamp: Stamp) -> u64 {
-        self.position_in(self.bucket(address), stamp)
-    }
-
-    /// [`HashOrder::position`] of a node in bucket `b`.
-    #[inline]
-    pub fn position_in(&self, b: usize, stamp: Stamp) -> u64 {
-        (u64::from(self.buckets[b].run) << 32) | u64::from(stamp)
+        (u64::from(self.buckets[self.bucket(address)].run) << 32) | u64::from(stamp)
     }
 
     /// The live node of `address` with stamp `stamp`, for [`HashOrder::relink`]; `index` is

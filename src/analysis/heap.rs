@@ -32,10 +32,6 @@ use crate::capture::{Allocator, AllocatorKind, EventBatch};
 /// How many events ahead the live table's slot is prefetched.
 const PREFETCH_DISTANCE: usize = 48;
 
-/// The buckets of memray's map computed for the prefetch, kept for the event itself: a ring
-/// of at least [`PREFETCH_DISTANCE`] + 1 entries, a power of two.
-const AHEAD: usize = 64;
-
 /// The high-water mark: its event index and the heap size there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HighWaterMark {
@@ -138,26 +134,16 @@ impl HeapTracker {
         let stacks = batch.stack_id.values();
         let natives = batch.native_stack_id.values();
         let rows = rows.start..rows.end.min(batch.len());
-        // `ahead[row % AHEAD]` is the bucket of `row`'s address from `valid_from` on: computed
-        // once, when the row is prefetched, unless a relink has come between.
-        let mut ahead = [0usize; AHEAD];
-        let mut valid_from = rows.start + PREFETCH_DISTANCE;
         for row in rows {
-            if let Some(&next) = addresses.get(row + PREFETCH_DISTANCE) {
-                self.live.prefetch(next);
-                let b = self.order.bucket(next);
-                ahead[(row + PREFETCH_DISTANCE) % AHEAD] = b;
-                self.order.prefetch_bucket(b);
+            if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
+                self.live.prefetch(ahead);
+                self.order.prefetch(ahead);
             }
             let seq = batch.first_seq + row as u64;
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
                 continue;
             };
             let (address, size) = (addresses[row], sizes[row]);
-            let bucket = |order: &HashOrder, valid_from: usize| match row >= valid_from {
-                true => ahead[row % AHEAD],
-                false => order.bucket(address),
-            };
             let peak_index = self.peak.index;
             let started = self.started;
             let alive_at_peak = |l: &Live| started && l.seq <= peak_index;
@@ -171,10 +157,8 @@ impl HeapTracker {
                     if self.order.may_relink(len) && !self.live.contains(address) {
                         if let Some(relink) = self.order.relink_before_insert(len) {
                             self.relink(relink);
-                            valid_from = row + PREFETCH_DISTANCE + 1;
                         }
                     }
-                    let b = bucket(&self.order, valid_from);
                     let live = Live {
                         seq,
                         size,
@@ -182,9 +166,10 @@ impl HeapTracker {
                         stamp: 0,
                     };
                     let order = &mut self.order;
-                    if let Some(old) = self.live.insert_with(address, live, || order.link_in(b)) {
+                    if let Some(old) = self.live.insert_with(address, live, || order.link(address))
+                    {
                         if alive_at_peak(&old) {
-                            let position = self.order.position_in(b, old.stamp);
+                            let position = self.order.position(address, old.stamp);
                             self.died_since_peak.push(Died {
                                 live: old,
                                 position,
@@ -195,15 +180,14 @@ impl HeapTracker {
                 AllocatorKind::SimpleDeallocator => {
                     if let Some(old) = self.live.remove(address) {
                         self.current = self.current.wrapping_sub(old.size);
-                        let b = bucket(&self.order, valid_from);
                         if alive_at_peak(&old) {
-                            let position = self.order.position_in(b, old.stamp);
+                            let position = self.order.position(address, old.stamp);
                             self.died_since_peak.push(Died {
                                 live: old,
                                 position,
                             });
                         }
-                        self.order.unlink_in(b);
+                        self.order.unlink(address);
                     }
                 }
                 AllocatorKind::RangedAllocator => {
