@@ -152,7 +152,7 @@ fn main() {
                             seq: row as u64,
                             size: sizes[row],
                             site: 0,
-                            stamp: 0,
+                            position: 0,
                         };
                         table.insert(addresses[row], live);
                     }

@@ -16,13 +16,14 @@
 //!   and links every node into the new buckets by the same two rules. The table never
 //!   shrinks.
 //!
-//! No list is kept here. A bucket holds the stamp of its run (when the run was started) and
-//! its node count; a node holds the stamp of its linking. Iteration goes by run stamp,
-//! newest first, then by node stamp, newest first: [`HashOrder::position`] packs the two
-//! into one number, larger first. A run's stamp never changes while the run lives, so a
-//! node's position is fixed from its linking to the next relink. A relink (a rehash, or
-//! renumbering when the 32-bit stamps run out) re-stamps every live node; the caller owns
-//! the nodes, so it hands them to [`HashOrder::relink`].
+//! No list is kept: [`crate::analysis::live_table::LiveTable`] lays its slots out by memray's
+//! buckets and keeps, in each live allocation's slot, the stamp of its bucket's run (when the
+//! run was started) and the stamp of its linking. Iteration goes by run stamp, newest first,
+//! then by node stamp, newest first: [`position`] packs the two into one number, larger
+//! first. A run's stamp never changes while the run lives, so a node's position is fixed
+//! from its linking to the next relink (a rehash, or renumbering when the 32-bit stamps run
+//! out), which re-stamps every live node. This module holds the rules: the rehash policy,
+//! the bucket of an address, and the position.
 //!
 //! `tests/hash_order/unordered_map_order.cpp` runs a real `std::unordered_map` through the
 //! same operations; the integration test `hash_order` compares the orders.
@@ -35,14 +36,7 @@ pub type Stamp = u32;
 /// `_M_next_bkt`'s table for small counts.
 const FAST_BUCKETS: [u8; 14] = [2, 2, 2, 3, 5, 5, 7, 7, 11, 11, 11, 11, 13, 13];
 
-/// One bucket: the stamp of its run and its node count.
-#[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
-    run: Stamp,
-    len: u32,
-}
-
-/// What the model must do before a new key is linked.
+/// What must happen before a new key is linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relink {
     /// libstdc++ rehashes into this many buckets.
@@ -51,80 +45,60 @@ pub enum Relink {
     Renumber,
 }
 
-/// A live node handed to [`HashOrder::relink`] (made by [`HashOrder::node`]): its address
-/// and position before, its new stamp after; `index` is the caller's, to write the stamp
-/// back.
-#[derive(Debug, Clone, Copy)]
-pub struct Node {
-    pub position: u64,
-    pub address: u64,
-    pub index: usize,
-    pub stamp: Stamp,
+/// Where a node comes in iteration, from its run's stamp and its own: nodes with larger
+/// positions come first. Never 0 for a live node.
+#[inline(always)]
+pub fn position(run: Stamp, stamp: Stamp) -> u64 {
+    (u64::from(run) << 32) | u64::from(stamp)
 }
 
-/// The bucket bookkeeping of one `std::unordered_map<uintptr_t, …>`, default-constructed.
-#[derive(Debug)]
-pub struct HashOrder {
-    buckets: Vec<Bucket>,
-    modulus: FastMod,
+/// `_Prime_rehash_policy` (maximum load 1.0) of one `std::unordered_map`,
+/// default-constructed: its bucket count and when it grows.
+#[derive(Debug, Clone)]
+pub struct RehashPolicy {
+    bucket_count: u64,
     /// `_Prime_rehash_policy::_M_next_resize`.
     next_resize: u64,
-    next_stamp: Stamp,
 }
 
-impl Default for HashOrder {
+impl Default for RehashPolicy {
     fn default() -> Self {
-        HashOrder {
-            buckets: vec![Bucket::default()],
-            modulus: FastMod::new(1),
+        RehashPolicy {
+            bucket_count: 1,
             next_resize: 0,
-            next_stamp: 1,
         }
     }
 }
 
-impl HashOrder {
+impl RehashPolicy {
     /// The bucket count.
+    #[inline(always)]
     pub fn bucket_count(&self) -> u64 {
-        self.buckets.len() as u64
+        self.bucket_count
     }
 
-    /// Whether a new key linked while `len` keys are present may need a relink: if not,
-    /// [`HashOrder::relink_before_insert`] would say none (and change nothing).
+    /// Whether a new key linked while `len` keys are present may need a rehash: if not,
+    /// [`RehashPolicy::rehash_before_insert`] would say none (and change nothing).
     #[inline(always)]
-    pub fn may_relink(&self, len: u64) -> bool {
-        len + 1 > self.next_resize || self.stamps_run_out()
+    pub fn may_rehash(&self, len: u64) -> bool {
+        len + 1 > self.next_resize
     }
 
-    /// Whether linking one more node (two stamps) would pass the last stamp.
-    #[inline(always)]
-    fn stamps_run_out(&self) -> bool {
-        u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
-    }
-
-    /// Whether a new key linked while `len` keys are present needs a relink first
-    /// (`_M_insert_unique_node`'s `_M_need_rehash(bucket_count, len, 1)`). Call it only for
-    /// a key not present, and then do the relink before [`HashOrder::link`].
-    #[inline]
-    pub fn relink_before_insert(&mut self, len: u64) -> Option<Relink> {
-        if len + 1 > self.next_resize {
-            if let Some(buckets) = self.need_rehash(len) {
-                return Some(Relink::Rehash(buckets));
-            }
+    /// The new bucket count, if linking a new key while `len` keys are present rehashes
+    /// first (`_M_insert_unique_node`'s `_M_need_rehash(bucket_count, len, 1)`); the count
+    /// is then the policy's. Call it only for a key not present.
+    pub fn rehash_before_insert(&mut self, len: u64) -> Option<u64> {
+        if !self.may_rehash(len) {
+            return None;
         }
-        // A relink takes at most two stamps a node, so renumbering frees all but those.
-        self.stamps_run_out().then_some(Relink::Renumber)
-    }
-
-    /// `_Prime_rehash_policy::_M_need_rehash` for one insertion (maximum load 1.0).
-    #[cold]
-    fn need_rehash(&mut self, len: u64) -> Option<u64> {
-        let n_bkt = self.bucket_count();
+        let n_bkt = self.bucket_count;
         let wanted = len + 1;
         let min_buckets = wanted.max(if self.next_resize == 0 { 11 } else { 0 }) as f64;
         if min_buckets >= n_bkt as f64 {
             let at_least = (min_buckets.floor() as u64 + 1).max(n_bkt.wrapping_mul(2));
-            return Some(self.next_bucket_count(at_least));
+            let buckets = self.next_bucket_count(at_least);
+            self.bucket_count = buckets;
+            return Some(buckets);
         }
         self.next_resize = (n_bkt as f64).floor() as u64;
         None
@@ -149,105 +123,19 @@ impl HashOrder {
         };
         p
     }
-
-    #[inline(always)]
-    fn bucket(&self, address: u64) -> usize {
-        self.modulus.reduce(address) as usize
-    }
-
-    /// Starts loading the bucket of `address`, for a link or unlink soon after.
-    #[inline(always)]
-    pub fn prefetch(&self, address: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let bucket = self.buckets.as_ptr().wrapping_add(self.bucket(address)) as *const i8;
-            // SAFETY: prefetching is a hint; it never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(bucket) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = address;
-    }
-
-    #[inline(always)]
-    fn take_stamp(&mut self) -> Stamp {
-        let s = self.next_stamp;
-        self.next_stamp = s.wrapping_add(1);
-        s
-    }
-
-    /// Links a new key at `address` (after any relink [`HashOrder::relink_before_insert`]
-    /// asked for); returns its node's stamp.
-    #[inline]
-    pub fn link(&mut self, address: u64) -> Stamp {
-        let b = self.bucket(address);
-        if self.buckets[b].len == 0 {
-            self.buckets[b].run = self.take_stamp();
-        }
-        self.buckets[b].len += 1;
-        self.take_stamp()
-    }
-
-    /// Unlinks the node of the key at `address`.
-    #[inline]
-    pub fn unlink(&mut self, address: u64) {
-        let b = self.bucket(address);
-        self.buckets[b].len = self.buckets[b].len.saturating_sub(1);
-    }
-
-    /// Where the node of `address` with stamp `stamp` comes in iteration: nodes with larger
-    /// positions come first. Never 0.
-    #[inline]
-    pub fn position(&self, address: u64, stamp: Stamp) -> u64 {
-        (u64::from(self.buckets[self.bucket(address)].run) << 32) | u64::from(stamp)
-    }
-
-    /// The live node of `address` with stamp `stamp`, for [`HashOrder::relink`]; `index` is
-    /// the caller's.
-    #[inline]
-    pub fn node(&self, index: usize, address: u64, stamp: Stamp) -> Node {
-        Node {
-            position: self.position(address, stamp),
-            address,
-            index,
-            stamp,
-        }
-    }
-
-    /// Re-links every live node: `nodes` holds them all with their positions; each gets its
-    /// new stamp. A rehash links them in iteration order into the new buckets, as libstdc++
-    /// does; renumbering links them in reverse, which keeps the order with fresh stamps.
-    pub fn relink(&mut self, relink: Relink, nodes: &mut [Node]) {
-        match relink {
-            Relink::Rehash(buckets) => {
-                nodes.sort_unstable_by_key(|n| std::cmp::Reverse(n.position));
-                let n = usize::try_from(buckets).unwrap_or(usize::MAX);
-                self.buckets = vec![Bucket::default(); n];
-                self.modulus = FastMod::new(buckets);
-            }
-            Relink::Renumber => {
-                nodes.sort_unstable_by_key(|n| n.position);
-                self.buckets.fill(Bucket::default());
-            }
-        }
-        self.next_stamp = 1;
-        for node in nodes {
-            node.stamp = self.link(node.address);
-        }
-    }
 }
 
 /// `a % d` by multiplication (Lemire, Kaser and Kurz, "Faster remainder by direct
 /// computation", 2019): exact for every 64-bit `a` and `d`, without a division per event.
 #[derive(Debug, Clone, Copy)]
-struct FastMod {
+pub struct FastMod {
     d: u64,
     /// `ceil(2^128 / d)`, wrapped to 0 for `d == 1`.
     m: u128,
 }
 
 impl FastMod {
-    fn new(d: u64) -> FastMod {
+    pub fn new(d: u64) -> FastMod {
         debug_assert!(d > 0);
         FastMod {
             d,
@@ -255,8 +143,9 @@ impl FastMod {
         }
     }
 
+    /// `a % d`.
     #[inline(always)]
-    fn reduce(&self, a: u64) -> u64 {
+    pub fn reduce(&self, a: u64) -> u64 {
         let low = self.m.wrapping_mul(u128::from(a));
         let d = u128::from(self.d);
         let bottom = ((low & u128::from(u64::MAX)) * d) >> 64;
@@ -294,14 +183,15 @@ mod tests {
         // A default-constructed map gets 13 buckets at its first insert, then the first
         // listed prime at or above twice the count whenever it would hold more keys than
         // buckets.
-        let mut order = HashOrder::default();
-        assert_eq!(order.bucket_count(), 1);
+        let mut policy = RehashPolicy::default();
+        assert_eq!(policy.bucket_count(), 1);
         let mut counts = vec![];
         for len in 0..300u64 {
-            if let Some(Relink::Rehash(n)) = order.relink_before_insert(len) {
-                order.relink(Relink::Rehash(n), &mut []);
+            if let Some(n) = policy.rehash_before_insert(len) {
+                assert_eq!(policy.bucket_count(), n);
                 counts.push((len, n));
             }
+            assert!(!policy.may_rehash(len));
         }
         assert_eq!(
             counts,
@@ -315,17 +205,24 @@ mod tests {
             ]
         );
     }
+}
 
-    /// The list model: libstdc++'s node list spelled out, for the model to agree with.
-    struct ListModel {
+/// libstdc++'s node list spelled out, one `Vec` in iteration order: the simple twin the
+/// tests hold the live table's positions against.
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::RehashPolicy;
+
+    #[derive(Debug, Default)]
+    pub(crate) struct ListModel {
         /// Keys in iteration order.
-        list: Vec<u64>,
-        buckets: u64,
+        pub(crate) list: Vec<u64>,
+        policy: RehashPolicy,
     }
 
     impl ListModel {
         fn bucket(&self, k: u64) -> u64 {
-            k % self.buckets
+            k % self.policy.bucket_count()
         }
 
         fn link(&mut self, k: u64) {
@@ -336,59 +233,28 @@ mod tests {
             }
         }
 
-        fn rehash(&mut self, buckets: u64) {
-            let old = std::mem::take(&mut self.list);
-            self.buckets = buckets;
-            for k in old {
-                self.link(k);
+        /// `map[k]`: links `k` unless present (rehashing first as the policy says).
+        pub(crate) fn assign(&mut self, k: u64) {
+            if self.list.contains(&k) {
+                return;
             }
+            if self
+                .policy
+                .rehash_before_insert(self.list.len() as u64)
+                .is_some()
+            {
+                for k in std::mem::take(&mut self.list) {
+                    self.link(k);
+                }
+            }
+            self.link(k);
         }
-    }
 
-    #[test]
-    fn positions_follow_the_linked_list() {
-        let mut order = HashOrder::default();
-        let mut stamps: std::collections::HashMap<u64, Stamp> = Default::default();
-        let mut list = ListModel {
-            list: vec![],
-            buckets: 1,
-        };
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for step in 0..20_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let address = 0x7f00_0000_0000 + (x % 700) * 16;
-            if x & 0x300 == 0 {
-                if stamps.remove(&address).is_some() {
-                    order.unlink(address);
-                    list.list.retain(|&k| k != address);
-                }
-            } else if !stamps.contains_key(&address) {
-                let relink = order.relink_before_insert(stamps.len() as u64);
-                // Renumber now and then too: it must keep the order.
-                let relink = relink.or((step % 997 == 0).then_some(Relink::Renumber));
-                if let Some(r) = relink {
-                    let mut nodes: Vec<Node> =
-                        stamps.iter().map(|(&a, &s)| order.node(0, a, s)).collect();
-                    order.relink(r, &mut nodes);
-                    for n in nodes {
-                        stamps.insert(n.address, n.stamp);
-                    }
-                    if let Relink::Rehash(b) = r {
-                        list.rehash(b);
-                    }
-                }
-                stamps.insert(address, order.link(address));
-                list.link(address);
-            }
-            let mut ours: Vec<(u64, u64)> = stamps
-                .iter()
-                .map(|(&a, &s)| (order.position(a, s), a))
-                .collect();
-            ours.sort_unstable_by(|a, b| b.cmp(a));
-            let ours: Vec<u64> = ours.into_iter().map(|(_, a)| a).collect();
-            assert_eq!(ours, list.list, "step {step}");
+        /// `map.erase(k)`; whether `k` was present.
+        pub(crate) fn erase(&mut self, k: u64) -> bool {
+            let before = self.list.len();
+            self.list.retain(|&x| x != k);
+            self.list.len() < before
         }
     }
 }

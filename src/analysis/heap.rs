@@ -13,16 +13,15 @@
 //! it without freeing it; a free of an unknown address changes nothing (but still counts as
 //! an event at which the peak may move, the comparison being `>=`).
 //!
-//! A merged row shows the thread and allocator of the member memray's map yields first:
-//! the tracker runs [`HashOrder`], memray's map order, beside its own table, and each member
-//! carries its position. A position holds until the map relinks (a rehash); an allocation
+//! A merged row shows the thread and allocator of the member memray's map yields first: the
+//! live table is laid out as memray's map ([`LiveTable`]), and each member carries its
+//! position in the map's order. A position holds until the map relinks (a rehash); an allocation
 //! that dies after the peak keeps the position it had. A relink after the peak would change
 //! the positions of the allocations still live, so the first relink after a peak keeps each
 //! row's first member among them ([`Frozen`]) before it re-stamps them.
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::hash_order::{HashOrder, Node, Relink};
 use crate::analysis::intervals::IntervalSet;
 use crate::analysis::live_table::{Live, LiveTable};
 use crate::analysis::reduction::{Member, Reducer, Representative};
@@ -42,8 +41,6 @@ pub struct HighWaterMark {
 #[derive(Debug, Default)]
 pub struct HeapTracker {
     live: LiveTable,
-    /// memray's map of the same live allocations: the order it iterates them in.
-    order: HashOrder,
     /// Set at the first relink after the peak, until the peak moves.
     frozen: Option<Frozen>,
     sites: Sites,
@@ -58,13 +55,6 @@ pub struct HeapTracker {
     started: bool,
 }
 
-/// An allocation alive at the peak that died after it, with its position in memray's map.
-#[derive(Debug, Clone, Copy)]
-struct Died {
-    live: Live,
-    position: u64,
-}
-
 /// What a relink after the peak keeps of the order at the peak: each row's first member
 /// among the allocations alive at the peak and at the relink. Those, and the ones that die
 /// after the relink, have positions of a later order, so they give no row its labels.
@@ -76,13 +66,14 @@ struct Frozen {
     died_before: usize,
 }
 
-/// A list of [`Died`] in fixed-size chunks. It can grow to the size of the live set, where a
+/// A list of the allocations that died since the peak (with their positions then), in
+/// fixed-size chunks. It can grow to the size of the live set, where a
 /// `Vec`'s doubling would copy it and, while copying, hold one and a half times the list;
 /// chunks are kept when the list is cleared (at every new peak), so clearing and refilling
 /// allocate nothing.
 #[derive(Debug, Default)]
 struct ChunkedList {
-    chunks: Vec<Vec<Died>>,
+    chunks: Vec<Vec<Live>>,
     /// Chunks in use: `chunks[..used]`, all full but the last.
     used: usize,
 }
@@ -91,7 +82,7 @@ impl ChunkedList {
     const CHUNK: usize = 1 << 12;
 
     #[inline]
-    fn push(&mut self, died: Died) {
+    fn push(&mut self, died: Live) {
         if self.used == 0 || self.chunks[self.used - 1].len() == Self::CHUNK {
             if self.used == self.chunks.len() {
                 self.chunks.push(Vec::with_capacity(Self::CHUNK));
@@ -109,7 +100,7 @@ impl ChunkedList {
         self.used = 0;
     }
 
-    fn iter(&self) -> impl Iterator<Item = Died> + '_ {
+    fn iter(&self) -> impl Iterator<Item = Live> + '_ {
         self.chunks[..self.used].iter().flatten().copied()
     }
 
@@ -137,7 +128,6 @@ impl HeapTracker {
         for row in rows {
             if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
                 self.live.prefetch(ahead);
-                self.order.prefetch(ahead);
             }
             let seq = batch.first_seq + row as u64;
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
@@ -153,27 +143,21 @@ impl HeapTracker {
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
                     self.current = self.current.wrapping_add(size);
-                    let len = self.live.len() as u64;
-                    if self.order.may_relink(len) && !self.live.contains(address) {
-                        if let Some(relink) = self.order.relink_before_insert(len) {
-                            self.relink(relink);
-                        }
+                    if self.live.may_relink()
+                        && !self.live.contains(address)
+                        && self.live.relinks_before_insert()
+                    {
+                        self.freeze_before_relink();
                     }
                     let live = Live {
                         seq,
                         size,
                         site,
-                        stamp: 0,
+                        position: 0,
                     };
-                    let order = &mut self.order;
-                    if let Some(old) = self.live.insert_with(address, live, || order.link(address))
-                    {
+                    if let Some(old) = self.live.insert(address, live) {
                         if alive_at_peak(&old) {
-                            let position = self.order.position(address, old.stamp);
-                            self.died_since_peak.push(Died {
-                                live: old,
-                                position,
-                            });
+                            self.died_since_peak.push(old);
                         }
                     }
                 }
@@ -181,13 +165,8 @@ impl HeapTracker {
                     if let Some(old) = self.live.remove(address) {
                         self.current = self.current.wrapping_sub(old.size);
                         if alive_at_peak(&old) {
-                            let position = self.order.position(address, old.stamp);
-                            self.died_since_peak.push(Died {
-                                live: old,
-                                position,
-                            });
+                            self.died_since_peak.push(old);
                         }
-                        self.order.unlink(address);
                     }
                 }
                 AllocatorKind::RangedAllocator => {
@@ -227,34 +206,28 @@ impl HeapTracker {
         }
     }
 
-    /// Relinks memray's map as `relink` says, first freezing the order at the peak if this
-    /// is the first relink since the peak.
+    /// Before memray's map relinks (the insert about to be made rehashes it), which changes
+    /// every live allocation's position: if it is the first relink since the peak, keeps
+    /// each row's first member among the allocations alive at the peak.
     #[cold]
-    fn relink(&mut self, relink: Relink) {
-        let freeze = self.started && self.frozen.is_none();
+    fn freeze_before_relink(&mut self) {
+        if !self.started || self.frozen.is_some() {
+            return;
+        }
         let peak = self.peak.index;
         let mut firsts: FxHashMap<(u64, u64), (u64, Live)> = FxHashMap::default();
-        let mut nodes: Vec<Node> = Vec::with_capacity(self.live.len());
-        for (index, address, l) in self.live.indexed_entries() {
-            let node = self.order.node(index, address, l.stamp);
-            if freeze && l.seq <= peak {
+        for (_, l) in self.live.entries() {
+            if l.seq <= peak {
                 let first = firsts.entry(self.sites.row_key(l.site)).or_insert((0, l));
-                if node.position > first.0 {
-                    *first = (node.position, l);
+                if l.position > first.0 {
+                    *first = (l.position, l);
                 }
             }
-            nodes.push(node);
         }
-        if freeze {
-            self.frozen = Some(Frozen {
-                firsts,
-                died_before: self.died_since_peak.len(),
-            });
-        }
-        self.order.relink(relink, &mut nodes);
-        for n in nodes {
-            self.live.set_stamp(n.index, n.stamp);
-        }
+        self.frozen = Some(Frozen {
+            firsts,
+            died_before: self.died_since_peak.len(),
+        });
     }
 
     /// The allocation sites, to [`Sites::check`] before a report is written.
@@ -281,22 +254,22 @@ impl HeapTracker {
         // After a relink since the peak, positions of the allocations then live are of a
         // later order: the frozen firsts stand for them.
         let frozen = self.frozen.as_ref();
-        for (address, l) in self.live.entries() {
+        for (_, l) in self.live.entries() {
             if l.seq <= peak {
                 let position = match frozen {
                     Some(_) => 0,
-                    None => self.order.position(address, l.stamp),
+                    None => l.position,
                 };
                 reducer.add(self.sites.member(l.site, l.seq, l.size, position));
             }
         }
         for (i, d) in self.died_since_peak.iter().enumerate() {
-            if d.live.seq <= peak {
+            if d.seq <= peak {
                 let position = match frozen {
                     Some(f) if i >= f.died_before => 0,
                     _ => d.position,
                 };
-                let l = d.live;
+                let l = d;
                 reducer.add(self.sites.member(l.site, l.seq, l.size, position));
             }
         }
@@ -317,9 +290,8 @@ impl HeapTracker {
     /// The allocations alive at the end (leaks), reduced into rows.
     pub fn reduce_at_end(&self) -> Reducer {
         let mut reducer = Reducer::new(Representative::HashOrder);
-        for (address, l) in self.live.entries() {
-            let position = self.order.position(address, l.stamp);
-            reducer.add(self.sites.member(l.site, l.seq, l.size, position));
+        for (_, l) in self.live.entries() {
+            reducer.add(self.sites.member(l.site, l.seq, l.size, l.position));
         }
         for (size, m) in self.mappings.iter() {
             reducer.add(Member { size, ..*m });
@@ -331,6 +303,7 @@ impl HeapTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::hash_order::reference::ListModel;
     use crate::capture::events::EventBatchBuilder;
     use std::collections::{BTreeMap, HashMap};
 
@@ -447,45 +420,27 @@ mod tests {
     /// into a fresh map (`SnapshotAllocationAggregator`), then give each row (stack) the
     /// thread and allocator of the first member in the map's order.
     fn two_pass_labels(events: &[Event], upto: usize) -> BTreeMap<u64, (u64, Allocator)> {
-        use crate::analysis::hash_order::Stamp;
-        let mut order = HashOrder::default();
-        let mut map: HashMap<u64, (Stamp, u64, Allocator, u64)> = HashMap::new();
+        let mut list = ListModel::default();
+        let mut map: HashMap<u64, (u64, Allocator, u64)> = HashMap::new();
         for &(address, _, allocator, tid, stack) in &events[..=upto] {
             match allocator.kind() {
                 AllocatorKind::SimpleAllocator => {
-                    if let Some(node) = map.get_mut(&address) {
-                        *node = (node.0, tid, allocator, stack);
-                        continue;
-                    }
-                    if let Some(relink) = order.relink_before_insert(map.len() as u64) {
-                        let mut nodes: Vec<Node> =
-                            map.iter().map(|(&a, n)| order.node(0, a, n.0)).collect();
-                        order.relink(relink, &mut nodes);
-                        for n in nodes {
-                            map.get_mut(&n.address).expect("live").0 = n.stamp;
-                        }
-                    }
-                    let stamp = order.link(address);
-                    map.insert(address, (stamp, tid, allocator, stack));
+                    list.assign(address);
+                    map.insert(address, (tid, allocator, stack));
                 }
-                AllocatorKind::SimpleDeallocator if map.remove(&address).is_some() => {
-                    order.unlink(address);
+                AllocatorKind::SimpleDeallocator => {
+                    list.erase(address);
+                    map.remove(&address);
                 }
                 _ => {}
             }
         }
-        let mut firsts: BTreeMap<u64, (u64, u64, Allocator)> = BTreeMap::new();
-        for (&address, &(stamp, tid, allocator, stack)) in &map {
-            let position = order.position(address, stamp);
-            let first = firsts.entry(stack).or_insert((0, tid, allocator));
-            if position > first.0 {
-                *first = (position, tid, allocator);
-            }
+        let mut firsts: BTreeMap<u64, (u64, Allocator)> = BTreeMap::new();
+        for address in &list.list {
+            let (tid, allocator, stack) = map[address];
+            firsts.entry(stack).or_insert((tid, allocator));
         }
         firsts
-            .into_iter()
-            .map(|(s, (_, t, a))| (s, (t, a)))
-            .collect()
     }
 
     fn labels(reducer: Reducer) -> BTreeMap<u64, (u64, Allocator)> {
@@ -569,25 +524,22 @@ mod tests {
 
     #[test]
     fn the_chunked_list_keeps_everything_pushed_since_it_was_cleared() {
-        let died = |seq| Died {
-            live: Live {
-                seq,
-                size: 1,
-                site: 0,
-                stamp: 0,
-            },
+        let died = |seq| Live {
+            seq,
+            size: 1,
+            site: 0,
             position: seq,
         };
         let mut list = ChunkedList::default();
         for seq in 0..10_000 {
             list.push(died(seq));
         }
-        assert!(list.iter().map(|d| d.live.seq).eq(0..10_000));
+        assert!(list.iter().map(|d| d.seq).eq(0..10_000));
         assert_eq!(list.len(), 10_000);
         list.clear();
         assert_eq!(list.iter().count(), 0);
         list.push(died(5));
-        assert!(list.iter().map(|d| d.live.seq).eq([5]));
+        assert!(list.iter().map(|d| d.seq).eq([5]));
         // The chunks are kept for reuse.
         assert_eq!(list.chunks.len(), 3);
     }

@@ -1,17 +1,31 @@
-//! The live allocations by address: an open-addressing hash table made for the heap
-//! tracker's one insert or remove per allocation event. Each allocation also carries the
-//! stamp of its node in memray's own map ([`crate::analysis::hash_order`]).
+//! The live allocations by address, laid out as memray's own map of them: an
+//! open-addressing table made for the heap tracker's one insert or remove per allocation
+//! event, whose slots follow memray's buckets, so that each allocation also carries its
+//! position in memray's iteration order ([`crate::analysis::hash_order`]) at no second
+//! lookup.
+//!
+//! The layout. memray keeps the live allocations in a `std::unordered_map<uintptr_t, …>`
+//! whose bucket is `address % bucket_count` (a prime, grown by libstdc++'s policy). Here the
+//! home slot of an address is its bucket spread over the power-of-two table
+//! (`bucket * slots / bucket_count`), so all nodes of one bucket lie in the probe run that
+//! starts at the bucket's home: the lookup that finds an address also meets the other nodes
+//! of its bucket. Each slot holds the stamp of its bucket's run
+//! (copied from a node of the same bucket met on the way, or new when there is none) and the
+//! stamp of its own linking; the two make its position. When memray's map rehashes, the
+//! table is rebuilt for the new bucket count, linking the nodes again in memray's order.
 //!
 //! The live set of a large capture (hundreds of thousands of allocations) does not fit in
-//! the caches, so each event's lookup is a cache miss. This table keeps those misses cheap:
-//! 32-byte slots stored inline (two to a cache line, no control bytes, no pointers),
-//! linear probing, backward-shift deletion (no tombstones, so long runs of inserts and
-//! removes never degrade it), and [`LiveTable::prefetch`] so the caller can start the miss
-//! for an event a few events before it gets there. Large tables live in transparent huge
-//! pages where the kernel offers them: with 4 KiB pages nearly every lookup in a table of
-//! tens of megabytes also misses the TLB.
+//! the caches, so each event's lookup is a cache miss. The table keeps those misses cheap:
+//! 32-byte slots stored inline (two to a cache line, no control bytes, no pointers), linear
+//! probing, backward-shift deletion (no tombstones, so long runs of inserts and removes never
+//! degrade it), and [`LiveTable::prefetch`] so the caller can start the miss for an event a
+//! few events before it gets there. Large tables live in transparent huge pages where the
+//! kernel offers them: with 4 KiB pages nearly every lookup in a table of tens of megabytes
+//! also misses the TLB.
 
-use crate::analysis::hash_order::Stamp;
+use rustc_hash::FxHashMap;
+
+use crate::analysis::hash_order::{position, FastMod, RehashPolicy, Relink, Stamp};
 
 /// What the heap tracker keeps of a live allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,9 +36,10 @@ pub struct Live {
     /// Its [`crate::analysis::sites::Sites`] id: thread, allocator and stacks. Below
     /// [`crate::analysis::sites::MAX_SITES`].
     pub site: u64,
-    /// The link stamp of its node in memray's map ([`crate::analysis::hash_order`]); kept
-    /// when another allocation at the same address replaces it.
-    pub stamp: Stamp,
+    /// Where its node comes in memray's map ([`crate::analysis::hash_order::position`]),
+    /// as the table gives it out; ignored on insert. An allocation that replaces another
+    /// at the same address takes over its node, and so its position.
+    pub position: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +47,15 @@ pub struct Live {
 struct Slot {
     address: u64,
     seq: u64,
-    size: u64,
+    /// The low 24 bits: the size, or [`BIG_SIZE`] for one kept in
+    /// [`LiveTable::big_sizes`]; the high 8: the slot's distance from its home slot, or
+    /// [`FAR`] for 255 and more.
+    size_and_distance: u32,
     /// The site id plus one; 0 marks an empty slot.
     site: u32,
+    /// The stamp of its bucket's run.
+    run: Stamp,
+    /// The stamp of its linking.
     stamp: Stamp,
 }
 
@@ -45,12 +66,27 @@ impl Slot {
     }
 
     #[inline(always)]
-    fn live(&self) -> Live {
-        Live {
-            seq: self.seq,
-            size: self.size,
-            site: u64::from(self.site - 1),
-            stamp: self.stamp,
+    fn position(&self) -> u64 {
+        position(self.run, self.stamp)
+    }
+
+    #[inline(always)]
+    fn size_bits(&self) -> u32 {
+        self.size_and_distance & BIG_SIZE
+    }
+
+    #[inline(always)]
+    fn distance(&self) -> u32 {
+        self.size_and_distance >> 24
+    }
+
+    /// The slot with `distance` from its home slot (saturated at [`FAR`]).
+    #[inline(always)]
+    fn at_distance(self, distance: usize) -> Slot {
+        let distance = distance.min(FAR as usize) as u32;
+        Slot {
+            size_and_distance: self.size_bits() | (distance << 24),
+            ..self
         }
     }
 }
@@ -59,10 +95,17 @@ impl Slot {
 const EMPTY: Slot = Slot {
     address: 0,
     seq: 0,
-    size: 0,
+    size_and_distance: 0,
     site: 0,
+    run: 0,
     stamp: 0,
 };
+
+/// A slot's size at or above this (16 MiB) is kept aside, in [`LiveTable::big_sizes`].
+const BIG_SIZE: u32 = (1 << 24) - 1;
+
+/// The distance of a slot 255 or more slots from its home: its home is then computed.
+const FAR: u32 = 255;
 
 /// Slots at or above this many bytes are mapped from the kernel directly, with huge pages
 /// asked for; smaller tables stay on the heap.
@@ -120,34 +163,49 @@ impl std::ops::DerefMut for SlotStore {
 /// Slots of a new table; a power of two.
 const MIN_SLOTS: usize = 1 << 12;
 
-/// Addresses to live allocations.
+/// Addresses to live allocations, in memray's buckets.
 #[derive(Debug)]
 pub struct LiveTable {
     slots: SlotStore,
     /// `slots.len() - 1`.
     mask: usize,
-    /// `64 - log2(slots.len())`: the hash's top bits pick the home slot.
-    shift: u32,
     len: usize,
+    /// memray's bucket count and when it grows.
+    policy: RehashPolicy,
+    /// `address % bucket_count`.
+    bucket: FastMod,
+    /// `(slots.len() << 32) / bucket_count`: bucket `b`'s home slot is `(b * scale) >> 32`.
+    /// (The table grows with the live set, not with the bucket count: several buckets may
+    /// share a home slot; each bucket's nodes still lie in the probe run from its home.)
+    scale: u64,
+    next_stamp: Stamp,
+    /// The sizes too large for a slot, by address.
+    big_sizes: FxHashMap<u64, u64>,
 }
 
 impl Default for LiveTable {
     fn default() -> Self {
-        Self::with_slots(MIN_SLOTS)
+        let policy = RehashPolicy::default();
+        let slots = MIN_SLOTS;
+        LiveTable {
+            slots: SlotStore::zeroed(slots),
+            mask: slots - 1,
+            len: 0,
+            bucket: FastMod::new(policy.bucket_count()),
+            scale: scale(slots, policy.bucket_count()),
+            policy,
+            next_stamp: 1,
+            big_sizes: FxHashMap::default(),
+        }
     }
 }
 
-impl LiveTable {
-    fn with_slots(n: usize) -> Self {
-        debug_assert!(n.is_power_of_two());
-        LiveTable {
-            slots: SlotStore::zeroed(n),
-            mask: n - 1,
-            shift: 64 - n.trailing_zeros(),
-            len: 0,
-        }
-    }
+/// [`LiveTable::scale`] for `slots` slots and `buckets` buckets.
+fn scale(slots: usize, buckets: u64) -> u64 {
+    u64::try_from((u128::from(slots as u64) << 32) / u128::from(buckets.max(1))).unwrap_or(u64::MAX)
+}
 
+impl LiveTable {
     pub fn len(&self) -> usize {
         self.len
     }
@@ -156,11 +214,29 @@ impl LiveTable {
         self.len == 0
     }
 
-    /// Fibonacci hashing: the multiply spreads the low bits that pointer alignment leaves
-    /// constant into the top bits, which pick the slot.
+    /// memray's bucket count.
+    pub fn bucket_count(&self) -> u64 {
+        self.policy.bucket_count()
+    }
+
+    /// The home slot of `address`: its bucket, spread over the table.
     #[inline(always)]
     fn home(&self, address: u64) -> usize {
-        (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+        self.home_of_bucket(self.bucket.reduce(address))
+    }
+
+    #[inline(always)]
+    fn home_of_bucket(&self, bucket: u64) -> usize {
+        ((u128::from(bucket) * u128::from(self.scale)) >> 32) as usize
+    }
+
+    /// The home slot of `slot`, found at index `i`.
+    #[inline(always)]
+    fn home_of_slot(&self, i: usize, slot: &Slot) -> usize {
+        match slot.distance() {
+            FAR => self.home(slot.address),
+            d => i.wrapping_sub(d as usize) & self.mask,
+        }
     }
 
     /// Starts loading the slot where `address` would be, for a lookup soon after.
@@ -182,51 +258,217 @@ impl LiveTable {
         let _ = address;
     }
 
-    /// Makes `live` the allocation at `address`; returns the one it replaces, whose stamp
-    /// `live` keeps (memray's map keeps the node of a key assigned again). A new address
-    /// gets the stamp `link` gives.
-    #[inline]
-    pub fn insert_with(
-        &mut self,
-        address: u64,
-        live: Live,
-        link: impl FnOnce() -> Stamp,
-    ) -> Option<Live> {
-        // Grow past a load of 4/5: linear probing stays short up to there.
-        if (self.len + 1) * 5 > self.slots.len() * 4 {
-            self.grow();
-        }
-        debug_assert!(live.site < crate::analysis::sites::MAX_SITES);
-        let mut fresh = Slot {
-            address,
-            seq: live.seq,
-            size: live.size,
-            site: live.site as u32 + 1,
-            stamp: 0,
-        };
-        let mut i = self.home(address);
-        loop {
-            let slot = &mut self.slots[i];
-            if slot.is_empty() {
-                fresh.stamp = link();
-                *slot = fresh;
-                self.len += 1;
-                return None;
-            }
-            if slot.address == address {
-                let old = slot.live();
-                fresh.stamp = slot.stamp;
-                *slot = fresh;
-                return Some(old);
-            }
-            i = (i + 1) & self.mask;
+    #[inline(always)]
+    fn live(&self, slot: &Slot) -> Live {
+        Live {
+            seq: slot.seq,
+            size: match slot.size_bits() {
+                BIG_SIZE => self.big_sizes.get(&slot.address).copied().unwrap_or(0),
+                size => u64::from(size),
+            },
+            site: u64::from(slot.site - 1),
+            position: slot.position(),
         }
     }
 
-    /// [`LiveTable::insert_with`] for a caller that keeps no stamps.
+    /// The slot's size bits for `size` at `address`, keeping a big one aside.
+    #[inline(always)]
+    fn slot_size(&mut self, address: u64, size: u64) -> u32 {
+        match u32::try_from(size) {
+            Ok(small) if small < BIG_SIZE => small,
+            _ => {
+                self.big_sizes.insert(address, size);
+                BIG_SIZE
+            }
+        }
+    }
+
+    /// Takes the allocation out of `slot`, dropping its big size if it has one.
+    #[inline(always)]
+    fn take_live(&mut self, slot: &Slot) -> Live {
+        let live = self.live(slot);
+        if slot.size_bits() == BIG_SIZE {
+            self.big_sizes.remove(&slot.address);
+        }
+        live
+    }
+
+    /// Whether the next link would pass the last stamp (a link takes at most two).
+    #[inline(always)]
+    fn stamps_run_out(&self) -> bool {
+        u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
+    }
+
+    /// Whether a new key linked now may need a relink first: if not,
+    /// [`LiveTable::relinks_before_insert`] is false.
+    #[inline(always)]
+    pub fn may_relink(&self) -> bool {
+        self.policy.may_rehash(self.len as u64) || self.stamps_run_out()
+    }
+
+    /// Whether inserting an address not present relinks the table first (memray's map
+    /// rehashes; or the stamps ran out): every live allocation's position changes then.
+    pub fn relinks_before_insert(&self) -> bool {
+        self.may_relink()
+            && (self
+                .policy
+                .clone()
+                .rehash_before_insert(self.len as u64)
+                .is_some()
+                || self.stamps_run_out())
+    }
+
+    #[inline(always)]
+    fn take_stamp(&mut self) -> Stamp {
+        let s = self.next_stamp;
+        self.next_stamp = s.wrapping_add(1);
+        s
+    }
+
+    /// Makes `live` the allocation at `address`; returns the one it replaces, whose node
+    /// `live` takes over (memray's map keeps the node of a key assigned again). A new address
+    /// is linked into memray's map, relinking it first if it rehashes then.
     #[inline]
     pub fn insert(&mut self, address: u64, live: Live) -> Option<Live> {
-        self.insert_with(address, live, || 0)
+        debug_assert!(live.site < crate::analysis::sites::MAX_SITES);
+        let bucket = self.bucket.reduce(address);
+        let home = self.home_of_bucket(bucket);
+        let mut i = home;
+        let mut run = 0;
+        loop {
+            let slot = self.slots[i];
+            if slot.is_empty() {
+                break;
+            }
+            if slot.address == address {
+                let old = self.take_live(&slot);
+                let size = self.slot_size(address, live.size);
+                self.slots[i] = Slot {
+                    seq: live.seq,
+                    size_and_distance: size | (slot.size_and_distance & !BIG_SIZE),
+                    site: live.site as u32 + 1,
+                    ..slot
+                };
+                return Some(old);
+            }
+            if run == 0 && self.same_bucket(i, &slot, home, bucket) {
+                run = slot.run;
+            }
+            i = (i + 1) & self.mask;
+        }
+        if self.may_relink() || (self.len + 1) * 5 > self.slots.len() * 4 {
+            return self.insert_after_relink(address, live);
+        }
+        let size = self.slot_size(address, live.size);
+        let slot = Slot {
+            address,
+            seq: live.seq,
+            size_and_distance: size,
+            site: live.site as u32 + 1,
+            run,
+            stamp: 0,
+        };
+        self.link_at(i, home, slot);
+        None
+    }
+
+    /// Whether `slot`, at index `i`, is of bucket `bucket`, whose home is `home`.
+    #[inline(always)]
+    fn same_bucket(&self, i: usize, slot: &Slot, home: usize, bucket: u64) -> bool {
+        // Several buckets may share a home slot, but only those.
+        self.home_of_slot(i, slot) == home && self.bucket.reduce(slot.address) == bucket
+    }
+
+    /// Links `slot` into empty slot `i` (the end of the probe run from `home`), in a new run
+    /// unless `slot.run` names its bucket's.
+    #[inline(always)]
+    fn link_at(&mut self, i: usize, home: usize, mut slot: Slot) {
+        if slot.run == 0 {
+            slot.run = self.take_stamp();
+        }
+        slot.stamp = self.take_stamp();
+        self.slots[i] = slot.at_distance(i.wrapping_sub(home) & self.mask);
+        self.len += 1;
+    }
+
+    /// [`LiveTable::insert`] of a new address when memray's map may relink first, or the
+    /// table would pass a load of 4/5 (linear probing stays short up to there).
+    #[cold]
+    fn insert_after_relink(&mut self, address: u64, live: Live) -> Option<Live> {
+        if self.may_relink() {
+            if let Some(n) = self.policy.rehash_before_insert(self.len as u64) {
+                self.relink(Relink::Rehash(n));
+            } else if self.stamps_run_out() {
+                self.relink(Relink::Renumber);
+            }
+        }
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        debug_assert!(!self.may_relink());
+        self.insert(address, live)
+    }
+
+    /// Doubles the slots, keeping every node's stamps.
+    #[cold]
+    fn grow(&mut self) {
+        let slots = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, SlotStore::zeroed(slots));
+        self.mask = slots - 1;
+        self.scale = scale(slots, self.bucket_count());
+        for &node in old.iter().filter(|s| !s.is_empty()) {
+            let home = self.home(node.address);
+            let mut i = home;
+            while !self.slots[i].is_empty() {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = node.at_distance(i.wrapping_sub(home) & self.mask);
+        }
+    }
+
+    /// Links every live node again, as memray's map does when it rehashes into `relink`'s
+    /// bucket count (walking its old order; the policy has already counted the buckets), or
+    /// with fresh stamps in the same order when the stamps ran out.
+    pub fn relink(&mut self, relink: Relink) {
+        let buckets = match relink {
+            Relink::Rehash(n) => n,
+            Relink::Renumber => self.bucket_count(),
+        };
+        // At least 5/4 of the buckets: memray's map holds up to one key a bucket, so the load
+        // stays at or below 4/5 however the live set grows until the next rehash.
+        let for_buckets = usize::try_from(buckets.saturating_add(buckets / 4))
+            .unwrap_or(usize::MAX)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << (usize::BITS - 1));
+        let slots = self.slots.len().max(for_buckets);
+        let mut old = std::mem::replace(&mut self.slots, SlotStore::zeroed(slots));
+        self.mask = slots - 1;
+        self.bucket = FastMod::new(buckets);
+        self.scale = scale(slots, buckets);
+        self.len = 0;
+        self.next_stamp = 1;
+        // A rehash links the nodes in iteration order, which reverses each bucket's; linking
+        // them in reverse keeps the order.
+        match relink {
+            Relink::Rehash(_) => {
+                old.sort_unstable_by_key(|s| (s.is_empty(), std::cmp::Reverse(s.position())))
+            }
+            Relink::Renumber => old.sort_unstable_by_key(|s| (s.is_empty(), s.position())),
+        }
+        for &node in old.iter().take_while(|s| !s.is_empty()) {
+            let bucket = self.bucket.reduce(node.address);
+            let home = self.home_of_bucket(bucket);
+            let mut i = home;
+            let mut run = 0;
+            while !self.slots[i].is_empty() {
+                let slot = self.slots[i];
+                if run == 0 && self.same_bucket(i, &slot, home, bucket) {
+                    run = slot.run;
+                }
+                i = (i + 1) & self.mask;
+            }
+            self.link_at(i, home, Slot { run, ..node });
+        }
     }
 
     /// The slot of the allocation at `address`, if one is live there.
@@ -250,7 +492,8 @@ impl LiveTable {
         self.find(address).is_some()
     }
 
-    /// Removes and returns the allocation at `address`.
+    /// Removes and returns the allocation at `address` (unlinking its node from memray's
+    /// map: a bucket left with no node ends its run).
     #[inline]
     pub fn remove(&mut self, address: u64) -> Option<Live> {
         let i = self.find(address)?;
@@ -265,46 +508,15 @@ impl LiveTable {
             if slot.is_empty() {
                 break;
             }
-            let home = self.home(slot.address);
+            let home = self.home_of_slot(j, &slot);
             if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
-                self.slots[hole] = slot;
+                self.slots[hole] = slot.at_distance(hole.wrapping_sub(home) & self.mask);
                 hole = j;
             }
         }
         self.slots[hole] = EMPTY;
         self.len -= 1;
-        Some(found.live())
-    }
-
-    #[cold]
-    fn grow(&mut self) {
-        let mut bigger = Self::with_slots(self.slots.len() * 2);
-        for &slot in self.slots.iter() {
-            if !slot.is_empty() {
-                let mut i = bigger.home(slot.address);
-                while !bigger.slots[i].is_empty() {
-                    i = (i + 1) & bigger.mask;
-                }
-                bigger.slots[i] = slot;
-            }
-        }
-        bigger.len = self.len;
-        *self = bigger;
-    }
-
-    /// The live allocations with their addresses and slot indexes, in no particular order.
-    pub fn indexed_entries(&self) -> impl Iterator<Item = (usize, u64, Live)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(i, s)| (i, s.address, s.live()))
-    }
-
-    /// Sets the stamp of the allocation in slot `index` (from [`LiveTable::indexed_entries`],
-    /// with no insert or remove since).
-    pub fn set_stamp(&mut self, index: usize, stamp: Stamp) {
-        self.slots[index].stamp = stamp;
+        Some(self.take_live(&found))
     }
 
     /// The live allocations with their addresses, in no particular order.
@@ -312,13 +524,14 @@ impl LiveTable {
         self.slots
             .iter()
             .filter(|s| !s.is_empty())
-            .map(|s| (s.address, s.live()))
+            .map(|s| (s.address, self.live(s)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::hash_order::reference::ListModel;
     use std::collections::HashMap;
 
     fn live(seq: u64) -> Live {
@@ -326,8 +539,18 @@ mod tests {
             seq,
             size: seq * 2,
             site: seq % 7,
-            stamp: 0,
+            position: 0,
         }
+    }
+
+    /// `table`'s allocations as (address, allocation without its position).
+    fn contents(table: &LiveTable) -> Vec<(u64, Live)> {
+        let mut entries: Vec<_> = table
+            .entries()
+            .map(|(a, l)| (a, Live { position: 0, ..l }))
+            .collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        entries
     }
 
     #[test]
@@ -337,28 +560,27 @@ mod tests {
         let mut table = LiveTable::default();
         let mut model = HashMap::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
+        let forget = |l: Option<Live>| l.map(|l| Live { position: 0, ..l });
         for seq in 0..400_000u64 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             let address = (x % 60_000) * 16;
             if x & 0x300 == 0 {
-                assert_eq!(table.remove(address), model.remove(&address));
+                assert_eq!(forget(table.remove(address)), model.remove(&address));
             } else {
                 assert_eq!(
-                    table.insert(address, live(seq)),
+                    forget(table.insert(address, live(seq))),
                     model.insert(address, live(seq))
                 );
             }
             assert_eq!(table.len(), model.len());
         }
-        let mut entries: Vec<_> = table.entries().collect();
         let mut model_entries: Vec<_> = model.iter().map(|(&a, &l)| (a, l)).collect();
-        entries.sort_unstable_by_key(|e| e.0);
         model_entries.sort_unstable_by_key(|e| e.0);
-        assert_eq!(entries, model_entries);
+        assert_eq!(contents(&table), model_entries);
         for (&address, &l) in &model {
-            assert_eq!(table.remove(address), Some(l));
+            assert_eq!(forget(table.remove(address)), Some(l));
         }
         assert!(table.is_empty());
     }
@@ -368,20 +590,116 @@ mod tests {
         let mut table = LiveTable::default();
         assert_eq!(table.remove(0), None);
         assert_eq!(table.insert(0, live(1)), None);
-        assert_eq!(table.insert(0, live(2)), Some(live(1)));
-        assert_eq!(table.remove(0), Some(live(2)));
+        let first = table.entries().next().expect("one entry").1;
+        assert_eq!(table.insert(0, live(2)), Some(first));
+        assert_eq!(table.remove(0).map(|l| l.seq), Some(2));
         assert_eq!(table.remove(0), None);
     }
 
     #[test]
-    fn a_replaced_allocation_keeps_its_stamp_and_a_new_one_is_linked() {
+    fn sizes_past_24_bits_are_kept_whole() {
         let mut table = LiveTable::default();
-        assert_eq!(table.insert_with(0x10, live(1), || 7), None);
-        let replaced = table.insert_with(0x10, live(2), || unreachable!("not linked again"));
+        let big = |seq, size| Live { size, ..live(seq) };
+        let sizes = [u64::from(BIG_SIZE), u64::from(u32::MAX), 1 << 40, u64::MAX];
+        for (i, size) in sizes.into_iter().enumerate() {
+            let address = 0x1000 * (i as u64 + 1);
+            assert_eq!(table.insert(address, big(1, size)), None);
+            // Replaced by a small one, then by a big one again, then removed.
+            assert_eq!(table.insert(address, big(2, 5)).map(|l| l.size), Some(size));
+            assert_eq!(table.insert(address, big(3, size)).map(|l| l.size), Some(5));
+            assert_eq!(table.entries().map(|(_, l)| l.size).max(), Some(size));
+            assert_eq!(table.remove(address).map(|l| l.size), Some(size));
+        }
+        assert!(table.big_sizes.is_empty());
+    }
+
+    /// Hundreds of addresses in one bucket: a probe run longer than a slot's distance can
+    /// say, entries far from home moved back by removals, and positions still memray's.
+    #[test]
+    fn one_crowded_bucket_keeps_lookups_and_order_right() {
+        let mut table = LiveTable::default();
+        let mut list = ListModel::default();
+        let mut model = HashMap::new();
+        fn put(
+            (table, list, model): (&mut LiveTable, &mut ListModel, &mut HashMap<u64, u64>),
+            address: u64,
+            seq: u64,
+        ) {
+            let new = !model.contains_key(&address);
+            assert_eq!(table.insert(address, live(seq)).is_none(), new);
+            model.insert(address, seq);
+            list.assign(address);
+        }
+        for seq in 0..2000u64 {
+            put(
+                (&mut table, &mut list, &mut model),
+                0x5000_0000 + seq * 48,
+                seq,
+            );
+        }
+        let buckets = table.bucket_count();
+        assert_eq!(buckets, 2357);
+        // 300 more, all in the bucket of 0x10: no rehash (2300 keys in 2357 buckets).
+        let crowd: Vec<u64> = (1..=300u64).map(|k| 0x10 + k * buckets * 16).collect();
+        for (k, &address) in crowd.iter().enumerate() {
+            put(
+                (&mut table, &mut list, &mut model),
+                address,
+                5000 + k as u64,
+            );
+        }
+        assert_eq!(table.bucket_count(), buckets);
+        let far = (0..table.slots.len())
+            .filter(|&i| !table.slots[i].is_empty() && table.slots[i].distance() == FAR)
+            .count();
+        assert!(far > 0, "no slot far from home");
+        let check = |table: &LiveTable, list: &ListModel, model: &HashMap<u64, u64>| {
+            let mut ours: Vec<(u64, u64)> = table.entries().map(|(a, l)| (l.position, a)).collect();
+            ours.sort_unstable_by(|a, b| b.cmp(a));
+            assert!(ours.iter().map(|&(_, a)| a).eq(list.list.iter().copied()));
+            for (&address, &seq) in model {
+                assert!(table.contains(address), "{address:#x} lost");
+                let l = table
+                    .entries()
+                    .find(|&(a, _)| a == address)
+                    .expect("entry")
+                    .1;
+                assert_eq!(l.seq, seq);
+            }
+        };
+        check(&table, &list, &model);
+        // Remove every other crowd member and some of the rest, then add to the crowd again.
+        for &address in crowd.iter().step_by(2) {
+            assert!(table.remove(address).is_some() && list.erase(address));
+            model.remove(&address);
+        }
+        for seq in (0..2000u64).step_by(3) {
+            let address = 0x5000_0000 + seq * 48;
+            assert!(table.remove(address).is_some() && list.erase(address));
+            model.remove(&address);
+        }
+        check(&table, &list, &model);
+        for k in 301..=400u64 {
+            put(
+                (&mut table, &mut list, &mut model),
+                0x10 + k * buckets * 16,
+                9000 + k,
+            );
+        }
+        check(&table, &list, &model);
+    }
+
+    #[test]
+    fn a_replaced_allocation_keeps_its_position_and_a_new_one_is_linked() {
+        let mut table = LiveTable::default();
+        assert_eq!(table.insert(0x10, live(1)), None);
+        let position = table.entries().next().expect("one entry").1.position;
+        assert_ne!(position, 0);
+        let replaced = table.insert(0x10, live(2));
         assert_eq!(
             replaced,
             Some(Live {
-                stamp: 7,
+                position,
                 ..live(1)
             })
         );
@@ -389,9 +707,54 @@ mod tests {
         assert_eq!(
             table.remove(0x10),
             Some(Live {
-                stamp: 7,
+                position,
                 ..live(2)
             })
         );
+    }
+
+    /// The table's positions against libstdc++'s node list spelled out, through rehashes,
+    /// renumbering, erasures and assignments to live keys.
+    #[test]
+    fn positions_follow_the_linked_list() {
+        let mut table = LiveTable::default();
+        let mut list = ListModel::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let address = 0x7f00_0000_0000 + (x % 700) * 16;
+            if x & 0x300 == 0 {
+                assert_eq!(table.remove(address).is_some(), list.erase(address));
+            } else {
+                // Renumber now and then too: it must keep the order.
+                if step % 997 == 0 {
+                    table.relink(Relink::Renumber);
+                }
+                table.insert(address, live(step));
+                list.assign(address);
+            }
+            let mut ours: Vec<(u64, u64)> = table.entries().map(|(a, l)| (l.position, a)).collect();
+            ours.sort_unstable_by(|a, b| b.cmp(a));
+            let ours: Vec<u64> = ours.into_iter().map(|(_, a)| a).collect();
+            assert_eq!(ours, list.list, "step {step}");
+        }
+        assert!(table.bucket_count() > 700);
+    }
+
+    #[test]
+    fn a_new_key_says_when_it_relinks() {
+        let mut table = LiveTable::default();
+        let mut relinks = 0;
+        for seq in 0..3000u64 {
+            let relinked = table.relinks_before_insert();
+            let before = table.bucket_count();
+            table.insert(seq * 16, live(seq));
+            assert_eq!(relinked, table.bucket_count() != before, "insert {seq}");
+            relinks += usize::from(relinked);
+        }
+        // 13, 29, 59, 127, 257, 541, 1109, 2357, 5087 buckets.
+        assert_eq!((relinks, table.bucket_count()), (9, 5087));
     }
 }

@@ -18,7 +18,7 @@ use crate::interner::FxIndexMap;
 pub struct Member {
     pub seq: u64,
     /// Where memray meets it when it reduces the live allocations: members with larger
-    /// positions first ([`crate::analysis::hash_order::HashOrder::position`]); 0 for those
+    /// positions first ([`crate::analysis::hash_order::position`]); 0 for those
     /// it meets after every member of its map (mappings, in their list's order) and where
     /// the order is not the map's.
     pub position: u64,

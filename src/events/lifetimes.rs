@@ -111,7 +111,7 @@ impl Lifetimes {
                         seq,
                         size,
                         site,
-                        stamp: 0,
+                        position: 0,
                     };
                     if let Some(old) = self.live.insert(address, live) {
                         ended(self, ended_at(old, address, seq));

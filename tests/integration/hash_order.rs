@@ -1,14 +1,13 @@
-//! memform's model of memray's hash-map order (`memform::analysis::hash_order`) against a real
+//! memform's model of memray's hash-map order (the live table, laid out as memray's map) against a real
 //! `std::unordered_map<uintptr_t, …>`: `tests/hash_order/unordered_map_order.cpp`, built with
 //! the machine's `g++` and linked against the libstdc++ that memray's wheels load, runs
 //! millions of random inserts and erases of allocator-shaped addresses through many
 //! rehashes; the model must give the same iteration order at every checkpoint.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use memform::analysis::hash_order::{HashOrder, Node, Stamp};
+use memform::analysis::live_table::{Live, LiveTable};
 
 /// Builds the reference program into `dir`.
 fn build_reference(dir: &std::path::Path) -> std::path::PathBuf {
@@ -25,50 +24,36 @@ fn build_reference(dir: &std::path::Path) -> std::path::PathBuf {
     binary
 }
 
-/// The model driven as the heap tracker drives it: keys with their stamps.
+/// The model driven as the heap tracker drives it: the live table.
 #[derive(Default)]
 struct Model {
-    order: HashOrder,
-    stamps: HashMap<u64, Stamp>,
+    table: LiveTable,
     relinks: usize,
 }
 
 impl Model {
     fn assign(&mut self, address: u64) {
-        if self.stamps.contains_key(&address) {
-            return;
-        }
-        if let Some(relink) = self.order.relink_before_insert(self.stamps.len() as u64) {
-            let mut nodes: Vec<Node> = self
-                .stamps
-                .iter()
-                .map(|(&address, &stamp)| self.order.node(0, address, stamp))
-                .collect();
-            self.order.relink(relink, &mut nodes);
-            for n in nodes {
-                self.stamps.insert(n.address, n.stamp);
-            }
-            self.relinks += 1;
-        }
-        let stamp = self.order.link(address);
-        self.stamps.insert(address, stamp);
+        let buckets = self.table.bucket_count();
+        let live = Live {
+            seq: 0,
+            size: 1,
+            site: 0,
+            position: 0,
+        };
+        self.table.insert(address, live);
+        self.relinks += usize::from(self.table.bucket_count() != buckets);
     }
 
     fn free(&mut self, address: u64) {
-        if self.stamps.remove(&address).is_some() {
-            self.order.unlink(address);
-        }
+        self.table.remove(address);
     }
 
     /// `[count, bucket count, keys in iteration order…]`, as the reference dumps.
     fn dump(&self) -> Vec<u64> {
-        let mut nodes: Vec<(u64, u64)> = self
-            .stamps
-            .iter()
-            .map(|(&a, &s)| (self.order.position(a, s), a))
-            .collect();
+        let mut nodes: Vec<(u64, u64)> =
+            self.table.entries().map(|(a, l)| (l.position, a)).collect();
         nodes.sort_unstable_by(|a, b| b.cmp(a));
-        let mut out = vec![nodes.len() as u64, self.order.bucket_count()];
+        let mut out = vec![nodes.len() as u64, self.table.bucket_count()];
         out.extend(nodes.into_iter().map(|(_, a)| a));
         out
     }
