@@ -143,10 +143,22 @@ impl FastMod {
         }
     }
 
+    /// `d`.
+    pub fn divisor(&self) -> u64 {
+        self.d
+    }
+
+    /// The fraction of `a / d`, scaled by `2^128` (a hair above; see
+    /// [`crate::analysis::live_table`]'s home slot).
+    #[inline(always)]
+    pub fn fraction(&self, a: u64) -> u128 {
+        self.m.wrapping_mul(u128::from(a))
+    }
+
     /// `a % d`.
     #[inline(always)]
     pub fn reduce(&self, a: u64) -> u64 {
-        let low = self.m.wrapping_mul(u128::from(a));
+        let low = self.fraction(a);
         let d = u128::from(self.d);
         let bottom = ((low & u128::from(u64::MAX)) * d) >> 64;
         let top = (low >> 64) * d;

@@ -174,10 +174,11 @@ pub struct LiveTable {
     policy: RehashPolicy,
     /// `address % bucket_count`.
     bucket: FastMod,
-    /// `(slots.len() << 32) / bucket_count`: bucket `b`'s home slot is `(b * scale) >> 32`.
+    /// `128 - log2(slots.len())`: the home slot of an address is the top bits of the
+    /// fraction `address / bucket_count` ([`LiveTable::home`]).
     /// (The table grows with the live set, not with the bucket count: several buckets may
     /// share a home slot; each bucket's nodes still lie in the probe run from its home.)
-    scale: u64,
+    home_shift: u32,
     next_stamp: Stamp,
     /// The sizes too large for a slot, by address.
     big_sizes: FxHashMap<u64, u64>,
@@ -192,7 +193,7 @@ impl Default for LiveTable {
             mask: slots - 1,
             len: 0,
             bucket: FastMod::new(policy.bucket_count()),
-            scale: scale(slots, policy.bucket_count()),
+            home_shift: home_shift(slots),
             policy,
             next_stamp: 1,
             big_sizes: FxHashMap::default(),
@@ -200,10 +201,14 @@ impl Default for LiveTable {
     }
 }
 
-/// [`LiveTable::scale`] for `slots` slots and `buckets` buckets.
-fn scale(slots: usize, buckets: u64) -> u64 {
-    u64::try_from((u128::from(slots as u64) << 32) / u128::from(buckets.max(1))).unwrap_or(u64::MAX)
+/// [`LiveTable::home_shift`] for `slots` slots (a power of two).
+fn home_shift(slots: usize) -> u32 {
+    128 - slots.trailing_zeros()
 }
+
+/// Addresses below this get their home slot from the fraction alone (see
+/// [`LiveTable::home`]).
+const FRACTION_EXACT_BELOW: u64 = 1 << 56;
 
 impl LiveTable {
     pub fn len(&self) -> usize {
@@ -219,15 +224,30 @@ impl LiveTable {
         self.policy.bucket_count()
     }
 
-    /// The home slot of `address`: its bucket, spread over the table.
+    /// The home slot of `address`: its bucket `b = address % d` spread over the table's
+    /// `n` slots, `floor(b * n / d)`, a function of the bucket alone.
+    ///
+    /// `b / d` is the fraction of `address / d`, which the division-free modulus computes
+    /// first as `f = ceil(2^128 / d) * address mod 2^128` ([`FastMod::fraction`]): `f / 2^128
+    /// = b / d + e` with `0 <= e < address / 2^128`. So `f`'s top `log2(n)` bits are
+    /// `floor(b * n / d + e * n)`, which is `floor(b * n / d)` as long as `e * n < 1 / d`
+    /// (the distance from `b * n / d` to the next integer is at least `1 / d`): always, when
+    /// `address < 2^56` and `n * d < 2^72` (slots and buckets below 2^36 each, terabytes of
+    /// table). Larger addresses take the exact way.
     #[inline(always)]
     fn home(&self, address: u64) -> usize {
-        self.home_of_bucket(self.bucket.reduce(address))
+        if address < FRACTION_EXACT_BELOW {
+            (self.bucket.fraction(address) >> self.home_shift) as usize
+        } else {
+            self.home_of_bucket(self.bucket.reduce(address))
+        }
     }
 
-    #[inline(always)]
+    /// `floor(bucket * slots / bucket_count)`.
+    #[cold]
     fn home_of_bucket(&self, bucket: u64) -> usize {
-        ((u128::from(bucket) * u128::from(self.scale)) >> 32) as usize
+        let slots = u128::from(self.mask as u64 + 1);
+        ((u128::from(bucket) * slots) / u128::from(self.bucket.divisor())) as usize
     }
 
     /// The home slot of `slot`, found at index `i`.
@@ -331,8 +351,7 @@ impl LiveTable {
     #[inline]
     pub fn insert(&mut self, address: u64, live: Live) -> Option<Live> {
         debug_assert!(live.site < crate::analysis::sites::MAX_SITES);
-        let bucket = self.bucket.reduce(address);
-        let home = self.home_of_bucket(bucket);
+        let home = self.home(address);
         let mut i = home;
         let mut run = 0;
         loop {
@@ -351,7 +370,7 @@ impl LiveTable {
                 };
                 return Some(old);
             }
-            if run == 0 && self.same_bucket(i, &slot, home, bucket) {
+            if run == 0 && self.same_bucket(i, &slot, home, address) {
                 run = slot.run;
             }
             i = (i + 1) & self.mask;
@@ -372,11 +391,12 @@ impl LiveTable {
         None
     }
 
-    /// Whether `slot`, at index `i`, is of bucket `bucket`, whose home is `home`.
+    /// Whether `slot`, at index `i`, is of the bucket of `address`, whose home is `home`.
     #[inline(always)]
-    fn same_bucket(&self, i: usize, slot: &Slot, home: usize, bucket: u64) -> bool {
+    fn same_bucket(&self, i: usize, slot: &Slot, home: usize, address: u64) -> bool {
         // Several buckets may share a home slot, but only those.
-        self.home_of_slot(i, slot) == home && self.bucket.reduce(slot.address) == bucket
+        self.home_of_slot(i, slot) == home
+            && self.bucket.reduce(slot.address) == self.bucket.reduce(address)
     }
 
     /// Links `slot` into empty slot `i` (the end of the probe run from `home`), in a new run
@@ -415,7 +435,7 @@ impl LiveTable {
         let slots = self.slots.len() * 2;
         let old = std::mem::replace(&mut self.slots, SlotStore::zeroed(slots));
         self.mask = slots - 1;
-        self.scale = scale(slots, self.bucket_count());
+        self.home_shift = home_shift(slots);
         for &node in old.iter().filter(|s| !s.is_empty()) {
             let home = self.home(node.address);
             let mut i = home;
@@ -444,7 +464,7 @@ impl LiveTable {
         let mut old = std::mem::replace(&mut self.slots, SlotStore::zeroed(slots));
         self.mask = slots - 1;
         self.bucket = FastMod::new(buckets);
-        self.scale = scale(slots, buckets);
+        self.home_shift = home_shift(slots);
         self.len = 0;
         self.next_stamp = 1;
         // A rehash links the nodes in iteration order, which reverses each bucket's; linking
@@ -456,13 +476,12 @@ impl LiveTable {
             Relink::Renumber => old.sort_unstable_by_key(|s| (s.is_empty(), s.position())),
         }
         for &node in old.iter().take_while(|s| !s.is_empty()) {
-            let bucket = self.bucket.reduce(node.address);
-            let home = self.home_of_bucket(bucket);
+            let home = self.home(node.address);
             let mut i = home;
             let mut run = 0;
             while !self.slots[i].is_empty() {
                 let slot = self.slots[i];
-                if run == 0 && self.same_bucket(i, &slot, home, bucket) {
+                if run == 0 && self.same_bucket(i, &slot, home, node.address) {
                     run = slot.run;
                 }
                 i = (i + 1) & self.mask;
@@ -611,6 +630,37 @@ mod tests {
             assert_eq!(table.remove(address).map(|l| l.size), Some(size));
         }
         assert!(table.big_sizes.is_empty());
+    }
+
+    /// The home slot from the fraction alone is the exact `floor(bucket * slots / buckets)`.
+    #[test]
+    fn home_slots_are_the_buckets_spread_in_order() {
+        use crate::analysis::libstdcxx_primes::PRIMES;
+        let mut table = LiveTable::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut checked = 0;
+        for &d in PRIMES.iter().step_by(7).filter(|&&d| d < 1 << 36) {
+            for log_slots in [12u32, 17, 20, 27, 35] {
+                table.bucket = FastMod::new(d);
+                table.mask = (1usize << log_slots) - 1;
+                table.home_shift = 128 - log_slots;
+                let mut addresses = vec![0, 1, d - 1, d, d + 1, 16 * d - 1, (1 << 56) - 1, 1 << 56];
+                addresses.extend([u64::MAX, u64::MAX / d * d, u64::MAX / d * d - 1]);
+                for _ in 0..300 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let below = ((x >> 8) / d * d).wrapping_sub(1);
+                    addresses.extend([x >> 8, (x >> 8) / d * d, below, x]);
+                }
+                for a in addresses {
+                    let exact = (u128::from(a % d) << log_slots) / u128::from(d);
+                    assert_eq!(table.home(a) as u128, exact, "{a} % {d} over 2^{log_slots}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 50_000, "{checked}");
     }
 
     /// Hundreds of addresses in one bucket: a probe run longer than a slot's distance can
