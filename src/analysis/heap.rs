@@ -143,10 +143,7 @@ impl HeapTracker {
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
                     self.current = self.current.wrapping_add(size);
-                    if self.live.may_relink()
-                        && !self.live.contains(address)
-                        && self.live.relinks_before_insert()
-                    {
+                    if self.live.relinks_before_insert(address) {
                         self.freeze_before_relink();
                     }
                     let live = Live {

@@ -319,17 +319,23 @@ impl LiveTable {
         u64::from(self.next_stamp) + 2 > u64::from(Stamp::MAX)
     }
 
-    /// Whether a new key linked now may need a relink first: if not,
-    /// [`LiveTable::relinks_before_insert`] is false.
+    /// Whether a new key linked now may need a relink first: if not, none happens.
     #[inline(always)]
-    pub fn may_relink(&self) -> bool {
+    fn may_relink(&self) -> bool {
         self.policy.may_rehash(self.len as u64) || self.stamps_run_out()
     }
 
-    /// Whether inserting an address not present relinks the table first (memray's map
-    /// rehashes; or the stamps ran out): every live allocation's position changes then.
-    pub fn relinks_before_insert(&self) -> bool {
-        self.may_relink()
+    /// Whether inserting `address` now relinks the table first: it is not present, and
+    /// memray's map rehashes (or the stamps ran out). Every live allocation's position
+    /// changes then.
+    #[inline(always)]
+    pub fn relinks_before_insert(&self, address: u64) -> bool {
+        self.may_relink() && self.relinks_before_new_key(address)
+    }
+
+    #[cold]
+    fn relinks_before_new_key(&self, address: u64) -> bool {
+        !self.contains(address)
             && (self
                 .policy
                 .clone()
@@ -798,7 +804,11 @@ mod tests {
         let mut table = LiveTable::default();
         let mut relinks = 0;
         for seq in 0..3000u64 {
-            let relinked = table.relinks_before_insert();
+            let relinked = table.relinks_before_insert(seq * 16);
+            if seq > 0 {
+                // Assigning to a present address never relinks.
+                assert!(!table.relinks_before_insert(0));
+            }
             let before = table.bucket_count();
             table.insert(seq * 16, live(seq));
             assert_eq!(relinked, table.bucket_count() != before, "insert {seq}");
