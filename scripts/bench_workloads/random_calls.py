@@ -1,20 +1,21 @@
 """Deterministic workload of generated functions calling each other at random depths.
 
 Usage: memray run --trace-python-allocators -o OUT.bin random_calls.py EVENTS
-EVENTS is the approximate number of allocation calls to make (e.g. 5_000_000).
+EVENTS is the approximate number of allocation calls to make (e.g. 3_300_000).
 
 At start-up 2,400 functions are generated from a seeded random source text (24 modules of
 100 functions, compiled into module objects registered in sys.modules, with their source in
 linecache), each allocating from 1-3 lines of its own (before and after its call) with sizes
 drawn per line from 16 bytes to 64 KiB, and calling one of 4 functions of other modules.
 Eight threads each start call chains at random functions and random depths 5-40; the callee
-at each level is fixed by the function, the remaining depth and one of two routes drawn per
-chain, so there are ~170,000 possible chains through ~4 million distinct allocating stacks,
-and the objects alive at any time mostly come from distinct stacks. Lifetimes are mixed, drawn per
-allocation: most objects die at once (when the next line replaces them or the function
-returns), about a quarter are kept for a while in a per-thread list (replacing a random
-older one once the list is full, so their lifetimes spread widely), and 1 in 500 is kept
-to the end (they leak). As in bigcap.py, the heap peaks in the middle of the run: each
+at each level is fixed by the function, the remaining depth (modulo 4) and one of two routes
+drawn per chain, so the 172,800 possible chains (a chain is a prefix of the one 4 deeper)
+run through ~730,000 distinct call stacks and ~1.6 million distinct stacks of allocating
+lines, and the objects alive at any time mostly come from distinct stacks. Lifetimes are
+mixed, drawn per allocation: most objects die at once (when the next line replaces them or
+the function returns), about a quarter are kept for a while in a per-thread list (replacing
+a random older one once the list is full, so their lifetimes spread widely), and 1 in 500 is
+kept to the end (they leak). As in bigcap.py, the heap peaks in the middle of the run: each
 thread's list may hold up to KEEP_MAX objects at the midpoint of its work, fewer before and
 after.
 """
