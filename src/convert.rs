@@ -191,6 +191,7 @@ impl Conversion {
         };
         let mut report = analysis::compute(&capture, self.mode, options, progress)?;
         let warning = end_warning(&capture, report.end, report.total_allocations);
+        // Resolving fails only past 2^32 distinct stacks; then no report can be written.
         let stacks = ResolvedStacks::resolve(&mut report);
         let writer_options = WriterOptions {
             parquet: ParquetOptions {
@@ -203,9 +204,14 @@ impl Conversion {
         let reports = self
             .targets
             .iter()
-            .map(|target| {
-                self.write(&report, &stacks, target, &writer_options)
-                    .map(|()| target.output.clone())
+            .map(|target| match &stacks {
+                Ok(stacks) => self
+                    .write(&report, stacks, target, &writer_options)
+                    .map(|()| target.output.clone()),
+                Err(e) => Err(Error::Write {
+                    path: target.output.clone(),
+                    source: std::io::Error::new(e.kind(), e.to_string()),
+                }),
             })
             .collect();
         Ok(Converted { reports, warning })

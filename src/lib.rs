@@ -20,6 +20,7 @@ pub mod capture;
 pub mod cli;
 pub mod convert;
 pub mod dataset;
+pub mod dense_set;
 pub mod error;
 pub mod events;
 pub mod interner;

@@ -8,22 +8,24 @@
 
 use std::path::Path;
 
+use crate::dense_set::DenseSet;
 use crate::error::CaptureError;
-use crate::interner::FxIndexSet;
 
 use crate::analysis::reduction::Member;
 use crate::capture::Allocator;
 
+/// 24 bytes: the Python stack is a node of the stack tree, which has fewer than 2^32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, packed(4))]
 struct Site {
     tid: u64,
-    stack_id: u64,
     native_stack_id: u64,
+    stack_id: u32,
     allocator: Allocator,
 }
 
-/// The memo's size bounds, as powers of two of slots (48 bytes each): it grows with the
-/// sites, two slots per site, from 48 KiB up to 3 MiB.
+/// The memo's size bounds, as powers of two of slots (28 bytes each): it grows with the
+/// sites, two slots per site, from 28 KiB up to 1.75 MiB.
 const MEMO_MIN_BITS: u32 = 10;
 const MEMO_MAX_BITS: u32 = 16;
 
@@ -35,8 +37,8 @@ pub const MAX_SITES: u64 = u32::MAX as u64 - 1;
 #[derive(Debug)]
 pub struct Sites {
     /// A site's id is its index.
-    sites: FxIndexSet<Site>,
-    memo: Vec<Option<(Site, u64)>>,
+    sites: DenseSet<Site>,
+    memo: Vec<Option<(Site, u32)>>,
     /// `memo.len() == 1 << memo_bits`.
     memo_bits: u32,
     /// How many sites it numbers: [`MAX_SITES`] (less in tests).
@@ -48,7 +50,7 @@ pub struct Sites {
 impl Default for Sites {
     fn default() -> Self {
         Sites {
-            sites: FxIndexSet::default(),
+            sites: DenseSet::new(),
             memo: vec![None; 1 << MEMO_MIN_BITS],
             memo_bits: MEMO_MIN_BITS,
             limit: MAX_SITES,
@@ -67,13 +69,18 @@ impl Sites {
         stack_id: u64,
         native_stack_id: u64,
     ) -> u64 {
+        // Stack ids are the tree's nodes, below 2^32; anything else is past the limit too.
+        let Ok(stack_id) = u32::try_from(stack_id) else {
+            self.overflowed = true;
+            return 0;
+        };
         let site = Site {
             tid,
-            stack_id,
             native_stack_id,
+            stack_id,
             allocator,
         };
-        let h = stack_id
+        let h = (stack_id as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .wrapping_add(tid.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
             .wrapping_add(native_stack_id.wrapping_mul(0x1656_67b1_9e37_79f9))
@@ -82,7 +89,7 @@ impl Sites {
         let slot = (h >> (64 - self.memo_bits)) as usize;
         if let Some((memo, id)) = self.memo[slot] {
             if memo == site {
-                return id;
+                return id as u64;
             }
         }
         let id = self.intern_slow(site);
@@ -91,7 +98,7 @@ impl Sites {
             self.memo_bits += 1;
             self.memo = vec![None; 1 << self.memo_bits];
         } else {
-            self.memo[slot] = Some((site, id));
+            self.memo[slot] = Some((site, id as u32));
         }
         id
     }
@@ -102,7 +109,13 @@ impl Sites {
             self.overflowed = true;
             return 0;
         }
-        self.sites.insert_full(site).0 as u64
+        match self.sites.insert_full(site) {
+            Some((id, _)) => id as u64,
+            None => {
+                self.overflowed = true;
+                0
+            }
+        }
     }
 
     /// The error for the capture at `path` if it had more than [`MAX_SITES`] sites: then
@@ -127,7 +140,7 @@ impl Sites {
             position,
             tid: s.tid,
             allocator: s.allocator,
-            stack_id: s.stack_id,
+            stack_id: s.stack_id as u64,
             native_stack_id: s.native_stack_id,
             size,
         }
@@ -137,7 +150,7 @@ impl Sites {
     /// native stacks.
     pub fn row_key(&self, site: u64) -> (u64, u64) {
         let s = self.sites[site as usize];
-        (s.stack_id, s.native_stack_id)
+        (s.stack_id as u64, s.native_stack_id)
     }
 
     /// The threads of the sites, in order of first appearance (repeated).

@@ -73,13 +73,18 @@ pub fn escape(text: &str, out: &mut String) {
 
 /// Appends the folded form of `frames` (leaf first, as rows give them) to `out`: root
 /// first, `function (file:line)` each, joined by `;`; `[unknown]` for no frames.
-pub fn fold(frames: &[Location], out: &mut String) {
+pub fn fold<'a, I>(frames: I, out: &mut String)
+where
+    I: IntoIterator<Item = &'a Location>,
+    I::IntoIter: DoubleEndedIterator + ExactSizeIterator,
+{
     use std::fmt::Write as _;
-    if frames.is_empty() {
+    let frames = frames.into_iter();
+    if frames.len() == 0 {
         out.push_str(UNKNOWN_FRAME);
         return;
     }
-    for (i, loc) in frames.iter().rev().enumerate() {
+    for (i, loc) in frames.rev().enumerate() {
         if i > 0 {
             out.push(';');
         }
@@ -189,7 +194,7 @@ mod tests {
             tid: 1,
             thread_name: "0x1",
             stack_index,
-            frames,
+            frames: frames.into(),
         }
     }
 

@@ -30,7 +30,7 @@ use crate::stacks::Location;
 
 pub use self::folded::FoldedValue;
 pub use self::parquet::ParquetOptions;
-pub use self::stacks::ResolvedStacks;
+pub use self::stacks::{Frames, FramesIter, ResolvedStacks};
 
 /// One row of a report as every writer sees it.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +45,7 @@ pub struct ReportRow<'a> {
     /// indices have equal frames.
     pub stack_index: usize,
     /// The stack, leaf first, as memray prints it.
-    pub frames: &'a [Location],
+    pub frames: Frames<'a>,
 }
 
 /// A report format's writer. [`write_report`] calls `begin` once, `row` for every row in
@@ -59,7 +59,7 @@ pub trait ReportWriter {
 
 /// Writes `report` with `writer`: the stacks resolved, then every row handed over in order.
 pub fn write_report(report: &mut Report, writer: &mut dyn ReportWriter) -> io::Result<()> {
-    let stacks = ResolvedStacks::resolve(report);
+    let stacks = ResolvedStacks::resolve(report)?;
     write_resolved(report, &stacks, writer)
 }
 
@@ -95,9 +95,9 @@ pub fn write_resolved(
 /// A stack as the CSV report's `stack_trace` prints it (and the Parquet report's column of
 /// that name): `function;file;line` per frame, leaf first, joined by `|`. Appended to
 /// `out`.
-pub fn stack_trace(frames: &[Location], out: &mut String) {
+pub fn stack_trace<'a>(frames: impl IntoIterator<Item = &'a Location>, out: &mut String) {
     use std::fmt::Write as _;
-    for (i, loc) in frames.iter().enumerate() {
+    for (i, loc) in frames.into_iter().enumerate() {
         if i > 0 {
             out.push('|');
         }

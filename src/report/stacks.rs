@@ -5,10 +5,15 @@
 //! does not: [`ResolvedStacks::resolve`] runs first, and the writers then take the report
 //! and its stacks by shared reference.
 
+use std::io;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
 use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
 use crate::capture::Header;
-use crate::interner::FxIndexMap;
+use crate::interner::FxIndexSet;
 use crate::stacks::hybrid::{hybrid_stack, BoundaryRule};
 use crate::stacks::{Location, NativeStacks, StackTable};
 
@@ -63,23 +68,37 @@ impl<'a> StackPrinter<'a> {
 }
 
 /// The distinct stacks of a report's rows, and which one each row prints.
+///
+/// A stack is kept as 4-byte ids of its frames' [`Location`]s, each distinct location once
+/// (40 bytes, with its strings shared), so a report of deep stacks costs 4 bytes per frame
+/// of each distinct stack rather than a [`Location`]'s 40.
 #[derive(Debug, Default)]
 pub struct ResolvedStacks {
-    /// Each distinct key with its frames; a stack's index is its key's.
-    stacks: FxIndexMap<StackKey, Box<[Location]>>,
+    /// Each distinct key; a stack's index is its key's.
+    keys: FxIndexSet<StackKey>,
+    /// Stack `i`'s frames are `frame_ids[starts[i]..starts[i + 1]]`, leaf first.
+    starts: Vec<usize>,
+    frame_ids: Vec<u32>,
+    locations: Vec<Location>,
+    /// A location's id by its strings' addresses and its line: locations resolved from one
+    /// frame share their strings, so this finds them without hashing the strings. Equal
+    /// locations with strings of their own get two ids, which no writer can tell apart.
+    location_ids: FxHashMap<(usize, usize, i32), u32>,
     of_row: Vec<u32>,
 }
 
 impl ResolvedStacks {
     /// Resolves the stack of every row of `report` ([`StackPrinter`]), native frames
-    /// against the memory maps of the row's representative member.
-    pub fn resolve(report: &mut Report) -> ResolvedStacks {
+    /// against the memory maps of the row's representative member. Fails only past 2^32
+    /// distinct stacks or locations.
+    pub fn resolve(report: &mut Report) -> io::Result<ResolvedStacks> {
         let batch = report.rows.clone();
         let rows = Rows::new(&batch);
         let main_tid = report.header.main_tid;
         let mut resolved = ResolvedStacks {
-            stacks: FxIndexMap::default(),
+            starts: vec![0],
             of_row: Vec::with_capacity(rows.len()),
+            ..ResolvedStacks::default()
         };
         let mut printer =
             StackPrinter::new(&report.header, &mut report.stacks, report.native.as_mut());
@@ -94,19 +113,35 @@ impl ResolvedStacks {
                     on_main,
                 ),
             };
-            let id = match resolved.stacks.get_index_of(&key) {
-                Some(id) => id,
-                None => {
-                    let frames = printer.frames(key);
-                    resolved
-                        .stacks
-                        .insert_full(key, frames.into_boxed_slice())
-                        .0
+            let (id, new) = resolved.keys.insert_full(key);
+            if new {
+                for location in printer.frames(key) {
+                    let id = resolved.location_id(location)?;
+                    resolved.frame_ids.push(id);
                 }
-            };
-            resolved.of_row.push(id as u32);
+                resolved.starts.push(resolved.frame_ids.len());
+            }
+            resolved
+                .of_row
+                .push(u32::try_from(id).map_err(|_| too_many("stacks"))?);
         }
-        resolved
+        Ok(resolved)
+    }
+
+    fn location_id(&mut self, location: Location) -> io::Result<u32> {
+        let key = (
+            Arc::as_ptr(&location.function) as *const u8 as usize,
+            Arc::as_ptr(&location.file) as *const u8 as usize,
+            location.line,
+        );
+        if let Some(&id) = self.location_ids.get(&key) {
+            return Ok(id);
+        }
+        let id = u32::try_from(self.locations.len()).map_err(|_| too_many("frames"))?;
+        // The strings stay alive in `locations`, so their addresses are not reused.
+        self.locations.push(location);
+        self.location_ids.insert(key, id);
+        Ok(id)
     }
 
     /// The index of row `row`'s stack among the distinct stacks (equal for rows that print
@@ -116,7 +151,145 @@ impl ResolvedStacks {
     }
 
     /// The frames of distinct stack `index`, leaf first.
-    pub fn frames(&self, index: usize) -> &[Location] {
-        &self.stacks[index]
+    pub fn frames(&self, index: usize) -> Frames<'_> {
+        Frames {
+            ids: Some(&self.frame_ids[self.starts[index]..self.starts[index + 1]]),
+            locations: &self.locations,
+        }
+    }
+}
+
+fn too_many(what: &str) -> io::Error {
+    io::Error::other(format!("more than 2^32 distinct {what} in one report"))
+}
+
+/// A stack's frames, leaf first, as a writer reads them: [`ResolvedStacks`]' ids of shared
+/// locations, or a slice of locations of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Frames<'a> {
+    /// `None`: the frames are `locations` themselves.
+    ids: Option<&'a [u32]>,
+    locations: &'a [Location],
+}
+
+impl<'a> From<&'a [Location]> for Frames<'a> {
+    fn from(locations: &'a [Location]) -> Self {
+        Frames {
+            ids: None,
+            locations,
+        }
+    }
+}
+
+impl<'a> Frames<'a> {
+    pub fn len(&self) -> usize {
+        match self.ids {
+            Some(ids) => ids.len(),
+            None => self.locations.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The leaf frame.
+    pub fn first(&self) -> Option<&'a Location> {
+        self.iter().next()
+    }
+
+    pub fn iter(&self) -> FramesIter<'a> {
+        match self.ids {
+            Some(ids) => FramesIter::Shared(ids.iter(), self.locations),
+            None => FramesIter::Own(self.locations.iter()),
+        }
+    }
+}
+
+impl<'a> IntoIterator for Frames<'a> {
+    type Item = &'a Location;
+    type IntoIter = FramesIter<'a>;
+
+    fn into_iter(self) -> FramesIter<'a> {
+        self.iter()
+    }
+}
+
+/// The iterator of [`Frames`].
+#[derive(Debug, Clone)]
+pub enum FramesIter<'a> {
+    Shared(std::slice::Iter<'a, u32>, &'a [Location]),
+    Own(std::slice::Iter<'a, Location>),
+}
+
+impl<'a> Iterator for FramesIter<'a> {
+    type Item = &'a Location;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a Location> {
+        match self {
+            FramesIter::Shared(ids, locations) => ids.next().map(|&id| &locations[id as usize]),
+            FramesIter::Own(iter) => iter.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.len();
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for FramesIter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            FramesIter::Shared(ids, locations) => {
+                ids.next_back().map(|&id| &locations[id as usize])
+            }
+            FramesIter::Own(iter) => iter.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for FramesIter<'_> {
+    fn len(&self) -> usize {
+        match self {
+            FramesIter::Shared(ids, _) => ids.len(),
+            FramesIter::Own(iter) => iter.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_and_own_frames_read_alike() {
+        let locations = [
+            Location::new("f", "a.py", 1),
+            Location::new("g", "b.py", 2),
+            Location::new("h", "c.py", 3),
+        ];
+        let ids = [2, 0, 2];
+        let shared = Frames {
+            ids: Some(&ids),
+            locations: &locations,
+        };
+        let own_frames = [
+            locations[2].clone(),
+            locations[0].clone(),
+            locations[2].clone(),
+        ];
+        let own = Frames::from(&own_frames[..]);
+        for frames in [shared, own] {
+            assert_eq!(frames.len(), 3);
+            assert!(!frames.is_empty());
+            assert_eq!(frames.first(), Some(&locations[2]));
+            assert!(frames.iter().eq(&own_frames));
+            assert!(frames.iter().rev().eq(own_frames.iter().rev()));
+            assert_eq!(frames.iter().len(), 3);
+        }
+        assert!(Frames::from(&[][..]).is_empty());
     }
 }

@@ -5,9 +5,7 @@
 //! index 0 (the empty stack) and whose node `i` is reached from its parent by one frame. Node
 //! indices are handed out in creation order, which is what aggregated captures rely on.
 
-use rustc_hash::FxHashMap;
-
-use crate::interner::FxIndexSet;
+use crate::dense_set::DenseSet;
 
 /// One Python frame as the tracker records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,20 +19,19 @@ pub struct Frame {
 #[derive(Debug, Default)]
 pub struct FrameRegistry {
     /// A frame's id is its index.
-    frames: FxIndexSet<Frame>,
+    frames: DenseSet<Frame>,
 }
 
 impl FrameRegistry {
-    /// The id of `frame`, registering it if new.
+    /// The id of `frame`, registering it if new; `None` past [`crate::dense_set::MAX_KEYS`]
+    /// frames.
     #[inline]
-    pub fn register(&mut self, frame: Frame) -> u64 {
-        self.frames.insert_full(frame).0 as u64
+    pub fn register(&mut self, frame: Frame) -> Option<u64> {
+        self.frames.insert_full(frame).map(|(id, _)| id as u64)
     }
 
     pub fn get(&self, id: u64) -> Option<&Frame> {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.frames.get_index(i))
+        usize::try_from(id).ok().and_then(|i| self.frames.get(i))
     }
 
     pub fn len(&self) -> usize {
@@ -46,45 +43,50 @@ impl FrameRegistry {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A node of the tree: its parent's index and the frame that leads from there to it. 12
+/// bytes (the tree is limited to 2^32 nodes; a frame id is whatever the capture uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, packed(4))]
 struct Node {
     frame_id: u64,
-    parent: u64,
+    parent: u32,
 }
 
-/// The tree of stacks; a stack id is a node index, 0 being the empty stack.
+/// The root's entry: no child has a parent of `u32::MAX` (the set holds fewer nodes).
+const ROOT: Node = Node {
+    frame_id: 0,
+    parent: u32::MAX,
+};
+
+/// The tree of stacks; a stack id is a node index, 0 being the empty stack. The nodes are
+/// interned `(parent, frame)` pairs, so one [`DenseSet`] is both the nodes by index and the
+/// lookup of a node's child by frame.
 #[derive(Debug)]
 pub struct FrameTree {
-    nodes: Vec<Node>,
-    children: FxHashMap<(u64, u64), u64>,
+    nodes: DenseSet<Node>,
 }
 
 impl Default for FrameTree {
     fn default() -> Self {
-        FrameTree {
-            nodes: vec![Node {
-                frame_id: 0,
-                parent: 0,
-            }],
-            children: FxHashMap::default(),
-        }
+        let mut nodes = DenseSet::new();
+        nodes.insert_full(ROOT);
+        FrameTree { nodes }
     }
 }
 
 impl FrameTree {
     /// The node reached from `parent` by `frame_id`, created if new. `None` when `parent` is
-    /// not a node of the tree.
+    /// not a node of the tree, or when the tree is full (2^32 - 1 nodes).
     #[inline]
     pub fn child(&mut self, parent: u64, frame_id: u64) -> Option<u64> {
         if parent >= self.nodes.len() as u64 {
             return None;
         }
-        let next = self.nodes.len() as u64;
-        let id = *self.children.entry((parent, frame_id)).or_insert(next);
-        if id == next {
-            self.nodes.push(Node { frame_id, parent });
-        }
-        Some(id)
+        let node = Node {
+            frame_id,
+            parent: parent as u32,
+        };
+        self.nodes.insert_full(node).map(|(id, _)| id as u64)
     }
 
     /// The frame of node `index` and its parent, for `1 <= index < len`.
@@ -93,7 +95,7 @@ impl FrameTree {
             return None;
         }
         let n = self.nodes.get(usize::try_from(index).ok()?)?;
-        Some((n.frame_id, n.parent))
+        Some((n.frame_id, n.parent as u64))
     }
 
     pub fn len(&self) -> usize {
@@ -102,6 +104,11 @@ impl FrameTree {
 
     pub fn is_empty(&self) -> bool {
         self.nodes.len() <= 1
+    }
+
+    /// Bytes the tree holds (docs/performance.md reports them per node).
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.heap_bytes()
     }
 
     /// Frame ids of the stack `index`, leaf first.
@@ -132,9 +139,9 @@ mod tests {
             instruction_offset: 0,
             is_entry_frame: true,
         };
-        assert_eq!(reg.register(f(7)), 0);
-        assert_eq!(reg.register(f(9)), 1);
-        assert_eq!(reg.register(f(7)), 0);
+        assert_eq!(reg.register(f(7)), Some(0));
+        assert_eq!(reg.register(f(9)), Some(1));
+        assert_eq!(reg.register(f(7)), Some(0));
         let mut tree = FrameTree::default();
         let a = tree.child(0, 0).unwrap();
         let b = tree.child(a, 1).unwrap();

@@ -210,7 +210,8 @@ impl StackTable {
     }
 
     /// The stack reached by pushing `frame` onto stack `parent`, interning both as needed.
-    /// `None` when `parent` is not a known stack.
+    /// `None` when `parent` is not a known stack (or the tables are full: 2^32 - 1 frames or
+    /// stacks).
     #[inline]
     pub fn push(&mut self, parent: u64, frame: Frame) -> Option<u64> {
         let i = self.push_memo.slot(parent, &frame);
@@ -218,7 +219,7 @@ impl StackTable {
         if slot.parent == parent && slot.frame == frame {
             return Some(slot.child);
         }
-        let frame_id = self.frames.register(frame);
+        let frame_id = self.frames.register(frame)?;
         let child = self.tree.child(parent, frame_id)?;
         if self.tree.len() * 4 > self.push_memo.slots.len() {
             self.push_memo.grow_for(self.tree.len());

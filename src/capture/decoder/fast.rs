@@ -156,7 +156,10 @@ impl Decoder {
                     instruction_offset: instruction_offset as i32,
                     is_entry_frame: token & 1 != 0,
                 };
-                let node = self.stacks.push(top, frame).unwrap_or(0);
+                // Full tables: the record is left to the checked decoder, which says so.
+                let Some(node) = self.stacks.push(top, frame) else {
+                    break;
+                };
                 thread.frames.push(node);
                 top = node;
             } else if token & record_type::OBJECT_RECORD == 0 && token & record_type::FRAME_POP != 0

@@ -413,7 +413,12 @@ impl Decoder {
             return Err(Short::Malformed(no_thread).into());
         };
         let parent = self.threads[i].frames.last().copied().unwrap_or(0);
-        let node = intern(&mut self.stacks, parent).unwrap_or(0);
+        let Some(node) = intern(&mut self.stacks, parent) else {
+            return Err(Short::Malformed(
+                "at most 2^32 - 1 distinct frames and stacks (memform's limit)",
+            )
+            .into());
+        };
         self.threads[i].frames.push(node);
         Ok(())
     }
@@ -874,7 +879,7 @@ impl Decoder {
                     instruction_offset,
                     is_entry_frame,
                 });
-                if id != frame_id {
+                if id != Some(frame_id) {
                     return Err(Short::Malformed(
                         "PYTHON_FRAME_INDEX ids in order (frame id mismatch)",
                     )
