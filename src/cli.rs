@@ -275,11 +275,28 @@ fn transform(args: &TransformArgs) -> Result<i32, Error> {
         }
         (None, _) => {}
     }
+    // The checks before the sweep: a run refused writes nothing, and removes nothing.
+    conversion.check()?;
+    remove_leftovers(conversion.targets.iter().map(|t| t.output.as_path()));
     crate::interrupt::set_many(formats.len() > 1);
     let mut progress = Bar::for_stderr(args.quiet);
     let converted = conversion.run(progress.as_mut())?;
     print_converted(&converted, args.quiet);
     Ok(i32::from(!converted.is_complete()))
+}
+
+/// Removes the temporary outputs that killed runs left in the folders of `outputs`
+/// ([`crate::leftovers::sweep_beside`]), before anything is written there: one line on
+/// stderr for each, and a warning for each that could not be removed (the run goes on).
+/// Printed with `-q` too, as warnings are: `-q` drops the progress bar and the lines of
+/// success, not news of a file deleted that the user did not name.
+fn remove_leftovers<'a>(outputs: impl IntoIterator<Item = &'a Path>) {
+    for swept in crate::leftovers::sweep_beside(outputs) {
+        match swept {
+            Ok(leftover) => eprintln!("memform: removed {leftover}"),
+            Err(e) => eprintln!("memform: warning: {e}"),
+        }
+    }
 }
 
 /// Its warning, if any, on stderr; for each report in turn, the `Wrote` line on stdout or
@@ -370,6 +387,12 @@ fn transform_many(args: &TransformArgs) -> Result<i32, BatchError> {
             source,
         })?;
     }
+    remove_leftovers(
+        batch
+            .conversions
+            .iter()
+            .flat_map(|c| c.targets.iter().map(|t| t.output.as_path())),
+    );
     crate::interrupt::set_many(true);
     let sizes = batch
         .conversions

@@ -10,6 +10,7 @@
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
+//! - [`leftovers`] names the temporary outputs, and removes those that killed runs leave.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod events;
 pub mod interner;
 pub mod interrupt;
+pub mod leftovers;
 pub mod progress;
 pub mod report;
 pub mod stacks;

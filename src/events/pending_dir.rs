@@ -1,7 +1,8 @@
 //! Writing a folder of files safely: into a temporary folder beside the target, renamed
 //! into place only when every file is complete, so a failed or interrupted run leaves no
 //! folder and no partial file behind (the folder's twin of
-//! [`crate::report::output::PendingOutput`]).
+//! [`crate::report::output::PendingOutput`]; its name is [`crate::leftovers`]'s, which
+//! also removes those that killed runs leave behind).
 //!
 //! An existing target is replaced only when asked (`-f`) and only when it holds nothing
 //! but the files this kind of folder is made of: `-f` never deletes a folder of someone
@@ -27,46 +28,24 @@ impl PendingDir {
     /// Creates the temporary folder for `target`; with `remove_on_signal`, a signal removes
     /// it and the files created in it by [`PendingDir::create_file`].
     pub fn create(target: &Path, remove_on_signal: bool) -> io::Result<PendingDir> {
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "dataset".to_string());
         let mut guard = Guard::new();
-        let mut attempt = 0u32;
-        loop {
-            let temp = parent.join(format!(
-                ".{name}.memform-{}-{attempt}.tmp",
-                std::process::id()
-            ));
-            let made = if remove_on_signal {
-                crate::interrupt::install();
-                create_guarded(
-                    &mut guard,
-                    || std::fs::create_dir(&temp).map(|()| temp.clone()),
-                    |p| Some(p.as_path()),
-                )
-            } else {
-                std::fs::create_dir(&temp).map(|()| temp.clone())
-            };
-            match made {
-                Ok(temp) => {
-                    return Ok(PendingDir {
-                        target: target.to_path_buf(),
-                        temp,
-                        guards: vec![guard],
-                        committed: false,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+        if remove_on_signal {
+            crate::interrupt::install();
         }
+        let temp = crate::leftovers::create_beside(target, "dataset", |temp| {
+            let make = || std::fs::create_dir(temp).map(|()| temp.to_path_buf());
+            if remove_on_signal {
+                create_guarded(&mut guard, make, |p| Some(p.as_path()))
+            } else {
+                make()
+            }
+        })?;
+        Ok(PendingDir {
+            target: target.to_path_buf(),
+            temp,
+            guards: vec![guard],
+            committed: false,
+        })
     }
 
     /// Creates the file `name` in the folder (guarded like the folder).

@@ -1,5 +1,6 @@
 //! Writing a report file safely: into a temporary file beside the target, renamed over it
-//! only when complete, so a failed run never leaves a partial or empty report.
+//! only when complete, so a failed run never leaves a partial or empty report. Its name
+//! is [`crate::leftovers`]'s, which also removes those that killed runs leave behind.
 //!
 //! A target that exists and is not a regular file (a device such as `/dev/stdout` or
 //! `/dev/full`, a FIFO) is written directly: renaming over it would replace the device.
@@ -18,48 +19,30 @@ pub struct PendingOutput {
 }
 
 impl PendingOutput {
-    /// Creates the temporary file for `target`.
+    /// Creates the temporary file for `target` ([`crate::leftovers::create_beside`]).
     pub fn create(target: &Path) -> io::Result<PendingOutput> {
-        if let Ok(meta) = std::fs::metadata(target) {
-            if !meta.is_file() && !meta.is_dir() {
-                let file = OpenOptions::new().write(true).truncate(true).open(target)?;
-                return Ok(PendingOutput {
-                    target: target.to_path_buf(),
-                    temp: target.to_path_buf(),
-                    file: Some(file),
-                    direct: true,
-                });
-            }
+        if crate::leftovers::writes_directly(target) {
+            let file = OpenOptions::new().write(true).truncate(true).open(target)?;
+            return Ok(PendingOutput {
+                target: target.to_path_buf(),
+                temp: target.to_path_buf(),
+                file: Some(file),
+                direct: true,
+            });
         }
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "report".to_string());
-        let mut attempt = 0u32;
-        loop {
-            let temp = dir.join(format!(
-                ".{name}.memform-{}-{attempt}.tmp",
-                std::process::id()
-            ));
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
-                Ok(file) => {
-                    return Ok(PendingOutput {
-                        target: target.to_path_buf(),
-                        temp,
-                        file: Some(file),
-                        direct: false,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let (file, temp) = crate::leftovers::create_beside(target, "report", |temp| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(temp)
+                .map(|file| (file, temp.to_path_buf()))
+        })?;
+        Ok(PendingOutput {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(file),
+            direct: false,
+        })
     }
 
     /// Path of the temporary file to remove on a signal; `None` when writing directly.

@@ -19,6 +19,8 @@
 //!   as memray does; truncated captures match memray.
 //! - `native_damage`: the same for `--native` captures, within a memory bound.
 //! - `fuzz_regressions`: every input the fuzzers found stays fixed.
+//! - `leftovers`: the temporary files and folders of SIGKILLed runs, removed by the next
+//!   run writing beside them when their process is gone; those of running ones kept.
 //! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
 //!   leaks reports equal memray's of the original; the command line of the format.
 
@@ -31,6 +33,7 @@ mod fixtures_match_memray;
 mod folded;
 mod fuzz_regressions;
 mod hash_order;
+mod leftovers;
 mod malformed_inputs;
 mod multi_format;
 mod native_damage;
