@@ -104,6 +104,10 @@ impl ChunkedList {
         self.chunks[..self.used].iter().flatten().copied()
     }
 
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Live> + '_ {
+        self.chunks[..self.used].iter_mut().flatten()
+    }
+
     fn len(&self) -> usize {
         self.chunks[..self.used].iter().map(Vec::len).sum()
     }
@@ -139,6 +143,9 @@ impl HeapTracker {
             let alive_at_peak = |l: &Live| started && l.seq <= peak_index;
             match allocator.kind() {
                 AllocatorKind::SimpleAllocator => {
+                    if self.sites.should_compact() {
+                        self.compact_sites();
+                    }
                     let site = self
                         .sites
                         .intern(tids[row], allocator, stacks[row], natives[row]);
@@ -224,6 +231,29 @@ impl HeapTracker {
         self.frozen = Some(Frozen {
             firsts,
             died_before: self.died_since_peak.len(),
+        });
+    }
+
+    /// Drops the sites no allocation kept here refers to any more ([`Sites::compact`]).
+    #[cold]
+    fn compact_sites(&mut self) {
+        let HeapTracker {
+            sites,
+            live,
+            died_since_peak,
+            frozen,
+            ..
+        } = self;
+        sites.compact(|renumber| {
+            live.renumber_sites(&mut *renumber);
+            for l in died_since_peak.iter_mut() {
+                l.site = renumber(l.site);
+            }
+            if let Some(f) = frozen {
+                for (_, l) in f.firsts.values_mut() {
+                    l.site = renumber(l.site);
+                }
+            }
         });
     }
 
@@ -463,6 +493,7 @@ mod tests {
             x
         };
         let mut frozen = 0;
+        let mut compacted = 0;
         for seed in 0..40u64 {
             let mut events: Vec<Event> = Vec::new();
             let pool = 200 + seed * 37;
@@ -474,7 +505,7 @@ mod tests {
                 } else {
                     allocators[(r >> 24) as usize % 4]
                 };
-                events.push((address, size, allocator, 1 + (r >> 30) % 4, (r >> 40) % 9));
+                events.push((address, size, allocator, 1 + (r >> 30) % 4, (r >> 40) % 64));
             };
             // Growth with large blocks, one huge block (the peak), its free, then a live set
             // of small blocks several times larger.
@@ -501,9 +532,29 @@ mod tests {
             for &(address, size, allocator, tid, stack) in &events {
                 b.push(tid, address, size, allocator, stack, 0);
             }
+            let batch = b.finish();
             let mut h = HeapTracker::default();
-            h.consume(&b.finish());
+            h.consume(&batch);
             frozen += usize::from(h.frozen.is_some());
+            // The same stream with the sites compacted whenever there are 8 more than at
+            // the last compaction (or twice as many): the same rows, labels and order.
+            let mut compacting = HeapTracker {
+                sites: Sites::compacting_from(8),
+                ..HeapTracker::default()
+            };
+            compacting.consume(&batch);
+            assert!(compacting.sites.len() <= h.sites.len(), "seed {seed}");
+            compacted += usize::from(compacting.sites.len() < h.sites.len());
+            assert_eq!(
+                compacting.reduce_at_peak().finish(),
+                h.reduce_at_peak().finish(),
+                "seed {seed} peak, compacted"
+            );
+            assert_eq!(
+                compacting.reduce_at_end().finish(),
+                h.reduce_at_end().finish(),
+                "seed {seed} leaks, compacted"
+            );
             let peak = h.high_water_mark().index as usize;
             assert_eq!(
                 labels(h.reduce_at_peak()),
@@ -517,6 +568,7 @@ mod tests {
             );
         }
         assert!(frozen >= 30, "{frozen} streams relinked after their peak");
+        assert!(compacted >= 20, "{compacted} streams dropped sites");
     }
 
     #[test]

@@ -545,6 +545,14 @@ impl LiveTable {
     }
 
     /// The live allocations with their addresses, in no particular order.
+    /// Replaces the site id of every live allocation `s` with `renumber(s)`.
+    pub fn renumber_sites(&mut self, mut renumber: impl FnMut(u64) -> u64) {
+        for slot in self.slots.iter_mut().filter(|s| !s.is_empty()) {
+            // Site ids are below `MAX_SITES`, so the id plus one fits the slot.
+            slot.site = renumber(u64::from(slot.site - 1)) as u32 + 1;
+        }
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = (u64, Live)> + '_ {
         self.slots
             .iter()

@@ -29,6 +29,10 @@ struct Site {
 const MEMO_MIN_BITS: u32 = 10;
 const MEMO_MAX_BITS: u32 = 16;
 
+/// Sites interned before the heap tracker first asks to compact them
+/// ([`Sites::should_compact`]).
+const MIN_SITES_BEFORE_COMPACTION: usize = 1 << 20;
+
 /// Sites a capture may have: their ids fit the live table's 32 bits (an interner that full
 /// would hold some 200 GB, far past any machine this runs on).
 pub const MAX_SITES: u64 = u32::MAX as u64 - 1;
@@ -45,6 +49,10 @@ pub struct Sites {
     limit: u64,
     /// Whether a site past the limit was asked for (and given id 0).
     overflowed: bool,
+    /// The size at which [`Sites::should_compact`] says yes.
+    compact_at: usize,
+    /// Its least value: [`MIN_SITES_BEFORE_COMPACTION`] (less in tests).
+    compact_min: usize,
 }
 
 impl Default for Sites {
@@ -55,6 +63,8 @@ impl Default for Sites {
             memo_bits: MEMO_MIN_BITS,
             limit: MAX_SITES,
             overflowed: false,
+            compact_at: MIN_SITES_BEFORE_COMPACTION,
+            compact_min: MIN_SITES_BEFORE_COMPACTION,
         }
     }
 }
@@ -115,6 +125,50 @@ impl Sites {
                 self.overflowed = true;
                 0
             }
+        }
+    }
+
+    /// Whether the sites have doubled since the last compaction (and number at least a
+    /// million): then most may be sites of no allocation still alive.
+    #[inline]
+    pub fn should_compact(&self) -> bool {
+        self.sites.len() >= self.compact_at
+    }
+
+    /// Keeps only the sites still referred to, numbered anew. `visit` must pass every id
+    /// in use to the renumbering function it is given and store what it returns in place
+    /// of the id. Ids then no longer follow first appearance (the heap tracker needs no
+    /// order of them; [`Sites::tids`] is only asked of sites never compacted).
+    ///
+    /// A capture whose call stacks rarely repeat (random call graphs, many threads) makes
+    /// sites at nearly every allocation, tens of millions in all, while the allocations
+    /// alive at any time refer to a few hundred thousand: compacting whenever the table
+    /// has doubled keeps it proportional to those, in amortised constant time per site.
+    pub fn compact(&mut self, visit: impl FnOnce(&mut dyn FnMut(u64) -> u64)) {
+        let old = std::mem::take(&mut self.sites);
+        let mut new_ids = vec![u32::MAX; old.len()];
+        let kept = &mut self.sites;
+        visit(&mut |id| {
+            let new = &mut new_ids[id as usize];
+            if *new == u32::MAX {
+                // No more sites than before: the set cannot be full.
+                *new = kept
+                    .insert_full(old[id as usize])
+                    .map_or(0, |(id, _)| id as u32);
+            }
+            u64::from(*new)
+        });
+        self.memo.fill(None);
+        self.compact_at = self.compact_min.max(2 * self.sites.len());
+    }
+
+    /// Sites that compact from `n` sites on, rather than a million.
+    #[cfg(test)]
+    pub(crate) fn compacting_from(n: usize) -> Sites {
+        Sites {
+            compact_at: n,
+            compact_min: n,
+            ..Sites::default()
         }
     }
 
