@@ -6,9 +6,11 @@
 //! table of 8-byte indices beside it: some 50–90 bytes per interned 24-byte key once the
 //! slack of both is counted (docs/performance.md, "Memory"). Here the keys lie in chunks
 //! that never move (no doubling copy, at most one chunk of slack), and the index is an
-//! open-addressing table of 4-byte ids kept between 3/8 and 3/4 full, whose probes read the
-//! keys themselves to compare. A key's id is the order of its first insertion, as with
-//! `IndexSet::insert_full`.
+//! open-addressing table of 4-byte slots kept between 3/8 and 3/4 full. A table of `2^b`
+//! slots needs `b` bits for an id, so a slot's other `32 - b` bits hold that many bits of
+//! its key's hash: a probe reads a key to compare only when they match (one probe in 256
+//! at 16 M slots, far fewer when the table is smaller). A key's id is the order of its
+//! first insertion, as with `IndexSet::insert_full`.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -18,18 +20,18 @@ use rustc_hash::FxBuildHasher;
 const CHUNK_BITS: u32 = 14;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
-/// The most keys a set holds: an id and the empty slot must fit 32 bits.
-pub const MAX_KEYS: usize = u32::MAX as usize;
+/// The most keys a set holds: 3/4 of the largest index, 2^32 slots.
+pub const MAX_KEYS: usize = 3 << 30;
 
 /// An insertion-ordered set of `K` whose ids are `0..len` in order of first insertion.
 #[derive(Debug, Clone)]
 pub struct DenseSet<K> {
     chunks: Vec<Vec<K>>,
     len: usize,
-    /// `id + 1` of the key hashed to each slot, 0 for an empty slot; a power of two long.
+    /// 0 for an empty slot; else `id + 1` in the low `bits` bits and the key's hash tag
+    /// ([`DenseSet::probe_start`]) above them. `2^bits` slots.
     index: Vec<u32>,
-    /// `64 - log2(index.len())`: a hash's top bits are its home slot.
-    shift: u32,
+    bits: u32,
 }
 
 impl<K> Default for DenseSet<K> {
@@ -38,7 +40,7 @@ impl<K> Default for DenseSet<K> {
             chunks: Vec::new(),
             len: 0,
             index: vec![0; 16],
-            shift: 64 - 4,
+            bits: 4,
         }
     }
 }
@@ -46,6 +48,19 @@ impl<K> Default for DenseSet<K> {
 impl<K: Copy + Eq + Hash> DenseSet<K> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty set whose index takes `n` keys before it first grows.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut bits = 4;
+        while n * 4 > (3 << bits) && bits < 32 {
+            bits += 1;
+        }
+        DenseSet {
+            index: vec![0; 1 << bits],
+            bits,
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -68,16 +83,18 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
 
     /// The id of `key`, if it was inserted.
     pub fn get_index_of(&self, key: &K) -> Option<usize> {
-        let mut slot = self.home(key);
+        let (mut slot, tag) = self.probe_start(key);
+        let ids = self.id_mask();
         loop {
             match self.index[slot] {
                 0 => return None,
-                stored => {
-                    let id = stored as usize - 1;
+                stored if stored & !ids == tag => {
+                    let id = (stored & ids) as usize - 1;
                     if self.key(id) == key {
                         return Some(id);
                     }
                 }
+                _ => {}
             }
             slot = (slot + 1) & (self.index.len() - 1);
         }
@@ -90,16 +107,18 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
     /// The id of `key` and whether it was new, inserting it if so; `None` when it is new
     /// and the set already holds [`MAX_KEYS`] keys.
     pub fn insert_full(&mut self, key: K) -> Option<(usize, bool)> {
-        let mut slot = self.home(&key);
+        let (mut slot, tag) = self.probe_start(&key);
+        let ids = self.id_mask();
         loop {
             match self.index[slot] {
                 0 => break,
-                stored => {
-                    let id = stored as usize - 1;
+                stored if stored & !ids == tag => {
+                    let id = (stored & ids) as usize - 1;
                     if *self.key(id) == key {
                         return Some((id, false));
                     }
                 }
+                _ => {}
             }
             slot = (slot + 1) & (self.index.len() - 1);
         }
@@ -112,7 +131,8 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
         }
         self.chunks[id >> CHUNK_BITS].push(key);
         self.len += 1;
-        self.index[slot] = (id + 1) as u32;
+        // `id + 1 <= 3/4 * 2^bits` fits the id bits.
+        self.index[slot] = tag | (id + 1) as u32;
         if self.len * 4 > self.index.len() * 3 {
             self.grow_index();
         }
@@ -135,12 +155,23 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
         &self.chunks[id >> CHUNK_BITS][id & (CHUNK - 1)]
     }
 
+    /// The bits of a slot that hold an id plus one.
     #[inline]
-    fn home(&self, key: &K) -> usize {
+    fn id_mask(&self) -> u32 {
+        (u64::MAX >> (64 - self.bits)) as u32
+    }
+
+    /// `key`'s home slot, the top `bits` bits of its hash, and its tag: the next
+    /// `32 - bits` bits of the hash, placed above a slot's id bits.
+    #[inline]
+    fn probe_start(&self, key: &K) -> (usize, u32) {
         let h = FxBuildHasher
             .hash_one(key)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (h >> self.shift) as usize
+        let home = (h >> (64 - self.bits)) as usize;
+        // Bits 32..64 of the hash, shifted so that the home bits fall off the top.
+        let tag = ((h >> 32) as u32).checked_shl(self.bits).unwrap_or(0);
+        (home, tag)
     }
 
     /// Doubles the index and places every id again.
@@ -148,13 +179,13 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
     fn grow_index(&mut self) {
         let slots = self.index.len() * 2;
         self.index = vec![0; slots];
-        self.shift -= 1;
+        self.bits += 1;
         for id in 0..self.len {
-            let mut slot = self.home(self.key(id));
+            let (mut slot, tag) = self.probe_start(self.key(id));
             while self.index[slot] != 0 {
                 slot = (slot + 1) & (slots - 1);
             }
-            self.index[slot] = (id + 1) as u32;
+            self.index[slot] = tag | (id + 1) as u32;
         }
     }
 }
@@ -203,6 +234,40 @@ mod tests {
         assert_eq!(dense.get_index_of(&(70_001, 0)), None);
         assert!(!dense.contains(&(0, 9)));
         assert_eq!(dense.get(dense.len()), None);
+    }
+
+    /// Slots keep ids and tags apart at every size: each id read back from the index is
+    /// its key's, and every slot's tag is its key's hash bits.
+    #[test]
+    fn slots_hold_an_id_and_the_keys_tag() {
+        let mut set = DenseSet::new();
+        for key in 0..50_000u32 {
+            set.insert_full(key).unwrap();
+            if key.is_power_of_two() || key == 49_999 {
+                let ids = set.id_mask();
+                let mut seen = 0;
+                for &stored in set.index.iter().filter(|&&s| s != 0) {
+                    let id = (stored & ids) as usize - 1;
+                    let (_, tag) = set.probe_start(&set[id]);
+                    assert_eq!(stored & !ids, tag, "key {key}");
+                    seen += 1;
+                }
+                assert_eq!(seen, set.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_set_made_for_n_keys_takes_them_without_growing() {
+        for n in [0, 1, 12, 13, 1000, 100_000] {
+            let mut set = DenseSet::with_capacity(n);
+            let slots = set.index.len();
+            for key in 0..n as u64 {
+                set.insert_full(key).unwrap();
+            }
+            assert_eq!(set.index.len(), slots, "{n}");
+            assert!(slots <= (n * 8 / 3).max(16), "{n}: {slots} slots");
+        }
     }
 
     #[test]

@@ -244,7 +244,9 @@ impl HeapTracker {
             frozen,
             ..
         } = self;
-        sites.compact(|renumber| {
+        // At most one site per allocation kept; usually far fewer.
+        let expected = (live.len() + died_since_peak.len()).min(sites.len());
+        sites.compact(expected, |renumber| {
             live.renumber_sites(&mut *renumber);
             for l in died_since_peak.iter_mut() {
                 l.site = renumber(l.site);

@@ -33,9 +33,10 @@ const MEMO_MAX_BITS: u32 = 16;
 /// ([`Sites::should_compact`]).
 const MIN_SITES_BEFORE_COMPACTION: usize = 1 << 20;
 
-/// Sites a capture may have: their ids fit the live table's 32 bits (an interner that full
-/// would hold some 200 GB, far past any machine this runs on).
-pub const MAX_SITES: u64 = u32::MAX as u64 - 1;
+/// Sites a capture may have at once, what a [`DenseSet`] holds (a table that full would
+/// take some 100 GB, far past any machine this runs on); their ids fit the live table's
+/// 32 bits.
+pub const MAX_SITES: u64 = crate::dense_set::MAX_KEYS as u64;
 
 /// Interned sites, numbered from 0 in order of first appearance.
 #[derive(Debug)]
@@ -144,8 +145,9 @@ impl Sites {
     /// sites at nearly every allocation, tens of millions in all, while the allocations
     /// alive at any time refer to a few hundred thousand: compacting whenever the table
     /// has doubled keeps it proportional to those, in amortised constant time per site.
-    pub fn compact(&mut self, visit: impl FnOnce(&mut dyn FnMut(u64) -> u64)) {
-        let old = std::mem::take(&mut self.sites);
+    /// `expected` is about how many ids `visit` will pass (the index is made for them).
+    pub fn compact(&mut self, expected: usize, visit: impl FnOnce(&mut dyn FnMut(u64) -> u64)) {
+        let old = std::mem::replace(&mut self.sites, DenseSet::with_capacity(expected));
         let mut new_ids = vec![u32::MAX; old.len()];
         let kept = &mut self.sites;
         visit(&mut |id| {

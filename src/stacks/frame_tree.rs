@@ -44,7 +44,7 @@ impl FrameRegistry {
 }
 
 /// A node of the tree: its parent's index and the frame that leads from there to it. 12
-/// bytes (the tree is limited to 2^32 nodes; a frame id is whatever the capture uses).
+/// bytes (the tree is limited to [`crate::dense_set::MAX_KEYS`] nodes; a frame id is whatever the capture uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(C, packed(4))]
 struct Node {
@@ -76,7 +76,7 @@ impl Default for FrameTree {
 
 impl FrameTree {
     /// The node reached from `parent` by `frame_id`, created if new. `None` when `parent` is
-    /// not a node of the tree, or when the tree is full (2^32 - 1 nodes).
+    /// not a node of the tree, or when the tree is full ([`crate::dense_set::MAX_KEYS`] nodes).
     #[inline]
     pub fn child(&mut self, parent: u64, frame_id: u64) -> Option<u64> {
         if parent >= self.nodes.len() as u64 {

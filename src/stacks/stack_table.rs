@@ -210,7 +210,7 @@ impl StackTable {
     }
 
     /// The stack reached by pushing `frame` onto stack `parent`, interning both as needed.
-    /// `None` when `parent` is not a known stack (or the tables are full: 2^32 - 1 frames or
+    /// `None` when `parent` is not a known stack (or the tables are full: [`crate::dense_set::MAX_KEYS`] frames or
     /// stacks).
     #[inline]
     pub fn push(&mut self, parent: u64, frame: Frame) -> Option<u64> {

@@ -415,7 +415,7 @@ impl Decoder {
         let parent = self.threads[i].frames.last().copied().unwrap_or(0);
         let Some(node) = intern(&mut self.stacks, parent) else {
             return Err(Short::Malformed(
-                "at most 2^32 - 1 distinct frames and stacks (memform's limit)",
+                "at most 3 * 2^30 distinct frames and stacks (memform's limit)",
             )
             .into());
         };
