@@ -460,13 +460,12 @@ impl LiveTable {
             Relink::Rehash(n) => n,
             Relink::Renumber => self.bucket_count(),
         };
-        // At least 5/4 of the buckets: memray's map holds up to one key a bucket, so the load
-        // stays at or below 4/5 however the live set grows until the next rehash.
-        let for_buckets = usize::try_from(buckets.saturating_add(buckets / 4))
-            .unwrap_or(usize::MAX)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
-        let slots = self.slots.len().max(for_buckets);
+        // The slots follow the live set, not the buckets: several buckets share a home slot
+        // when there are fewer slots (their nodes still lie in the probe run from it), and
+        // the table grows at a load of 4/5 as it does between relinks. Sizing it by the
+        // buckets instead (5/4 of them) spared some growing, but took up to twice the
+        // memory: memray's map doubles its buckets when its keys reach their number.
+        let slots = self.slots.len();
         let mut old = std::mem::replace(&mut self.slots, SlotStore::zeroed(slots));
         self.mask = slots - 1;
         self.bucket = FastMod::new(buckets);
