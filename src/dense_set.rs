@@ -145,7 +145,8 @@ impl<K: Copy + Eq + Hash> DenseSet<K> {
     }
 
     /// Bytes held for `len` keys: the chunks' capacity and the index.
-    pub fn heap_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
         self.chunks.len() * CHUNK * std::mem::size_of::<K>()
             + self.index.len() * std::mem::size_of::<u32>()
     }

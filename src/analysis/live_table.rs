@@ -543,7 +543,6 @@ impl LiveTable {
         Some(self.take_live(&found))
     }
 
-    /// The live allocations with their addresses, in no particular order.
     /// Replaces the site id of every live allocation `s` with `renumber(s)`.
     pub fn renumber_sites(&mut self, mut renumber: impl FnMut(u64) -> u64) {
         for slot in self.slots.iter_mut().filter(|s| !s.is_empty()) {
@@ -552,6 +551,7 @@ impl LiveTable {
         }
     }
 
+    /// The live allocations with their addresses, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (u64, Live)> + '_ {
         self.slots
             .iter()

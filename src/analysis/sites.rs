@@ -38,7 +38,8 @@ const MIN_SITES_BEFORE_COMPACTION: usize = 1 << 20;
 /// 32 bits.
 pub const MAX_SITES: u64 = crate::dense_set::MAX_KEYS as u64;
 
-/// Interned sites, numbered from 0 in order of first appearance.
+/// Interned sites, numbered from 0 in order of first appearance until compacted
+/// ([`Sites::compact`]).
 #[derive(Debug)]
 pub struct Sites {
     /// A site's id is its index.

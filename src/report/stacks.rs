@@ -6,9 +6,8 @@
 //! and its stacks by shared reference.
 
 use std::io;
-use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use indexmap::set::Slice;
 
 use crate::analysis::reduction::Rows;
 use crate::analysis::Report;
@@ -69,9 +68,9 @@ impl<'a> StackPrinter<'a> {
 
 /// The distinct stacks of a report's rows, and which one each row prints.
 ///
-/// A stack is kept as 4-byte ids of its frames' [`Location`]s, each distinct location once
-/// (40 bytes, with its strings shared), so a report of deep stacks costs 4 bytes per frame
-/// of each distinct stack rather than a [`Location`]'s 40.
+/// A stack is kept as 4-byte ids of its frames' [`Location`]s, each distinct location (by
+/// its function, file and line, Python or native) once, so a report of deep stacks costs
+/// 4 bytes per frame of each distinct stack rather than a [`Location`]'s 40.
 #[derive(Debug, Default)]
 pub struct ResolvedStacks {
     /// Each distinct key; a stack's index is its key's.
@@ -79,11 +78,8 @@ pub struct ResolvedStacks {
     /// Stack `i`'s frames are `frame_ids[starts[i]..starts[i + 1]]`, leaf first.
     starts: Vec<usize>,
     frame_ids: Vec<u32>,
-    locations: Vec<Location>,
-    /// A location's id by its strings' addresses and its line: locations resolved from one
-    /// frame share their strings, so this finds them without hashing the strings. Equal
-    /// locations with strings of their own get two ids, which no writer can tell apart.
-    location_ids: FxHashMap<(usize, usize, i32), u32>,
+    /// The distinct locations; a location's id is its index.
+    locations: FxIndexSet<Location>,
     of_row: Vec<u32>,
 }
 
@@ -129,19 +125,8 @@ impl ResolvedStacks {
     }
 
     fn location_id(&mut self, location: Location) -> io::Result<u32> {
-        let key = (
-            Arc::as_ptr(&location.function) as *const u8 as usize,
-            Arc::as_ptr(&location.file) as *const u8 as usize,
-            location.line,
-        );
-        if let Some(&id) = self.location_ids.get(&key) {
-            return Ok(id);
-        }
-        let id = u32::try_from(self.locations.len()).map_err(|_| too_many("frames"))?;
-        // The strings stay alive in `locations`, so their addresses are not reused.
-        self.locations.push(location);
-        self.location_ids.insert(key, id);
-        Ok(id)
+        let (id, _) = self.locations.insert_full(location);
+        u32::try_from(id).map_err(|_| too_many("frames"))
     }
 
     /// The index of row `row`'s stack among the distinct stacks (equal for rows that print
@@ -152,10 +137,10 @@ impl ResolvedStacks {
 
     /// The frames of distinct stack `index`, leaf first.
     pub fn frames(&self, index: usize) -> Frames<'_> {
-        Frames {
-            ids: Some(&self.frame_ids[self.starts[index]..self.starts[index + 1]]),
-            locations: &self.locations,
-        }
+        Frames(FramesOf::Shared {
+            ids: &self.frame_ids[self.starts[index]..self.starts[index + 1]],
+            locations: self.locations.as_slice(),
+        })
     }
 }
 
@@ -166,26 +151,28 @@ fn too_many(what: &str) -> io::Error {
 /// A stack's frames, leaf first, as a writer reads them: [`ResolvedStacks`]' ids of shared
 /// locations, or a slice of locations of its own.
 #[derive(Debug, Clone, Copy)]
-pub struct Frames<'a> {
-    /// `None`: the frames are `locations` themselves.
-    ids: Option<&'a [u32]>,
-    locations: &'a [Location],
+pub struct Frames<'a>(FramesOf<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum FramesOf<'a> {
+    Shared {
+        ids: &'a [u32],
+        locations: &'a Slice<Location>,
+    },
+    Own(&'a [Location]),
 }
 
 impl<'a> From<&'a [Location]> for Frames<'a> {
     fn from(locations: &'a [Location]) -> Self {
-        Frames {
-            ids: None,
-            locations,
-        }
+        Frames(FramesOf::Own(locations))
     }
 }
 
 impl<'a> Frames<'a> {
     pub fn len(&self) -> usize {
-        match self.ids {
-            Some(ids) => ids.len(),
-            None => self.locations.len(),
+        match self.0 {
+            FramesOf::Shared { ids, .. } => ids.len(),
+            FramesOf::Own(locations) => locations.len(),
         }
     }
 
@@ -199,9 +186,9 @@ impl<'a> Frames<'a> {
     }
 
     pub fn iter(&self) -> FramesIter<'a> {
-        match self.ids {
-            Some(ids) => FramesIter::Shared(ids.iter(), self.locations),
-            None => FramesIter::Own(self.locations.iter()),
+        match self.0 {
+            FramesOf::Shared { ids, locations } => FramesIter::Shared(ids.iter(), locations),
+            FramesOf::Own(locations) => FramesIter::Own(locations.iter()),
         }
     }
 }
@@ -218,7 +205,7 @@ impl<'a> IntoIterator for Frames<'a> {
 /// The iterator of [`Frames`].
 #[derive(Debug, Clone)]
 pub enum FramesIter<'a> {
-    Shared(std::slice::Iter<'a, u32>, &'a [Location]),
+    Shared(std::slice::Iter<'a, u32>, &'a Slice<Location>),
     Own(std::slice::Iter<'a, Location>),
 }
 
@@ -264,6 +251,18 @@ impl ExactSizeIterator for FramesIter<'_> {
 mod tests {
     use super::*;
 
+    /// Locations are one by their contents, whatever strings they were made with (native
+    /// frames are resolved into fresh strings each time).
+    #[test]
+    fn equal_locations_share_an_id() {
+        let mut resolved = ResolvedStacks::default();
+        let a = resolved.location_id(Location::new("f", "a.py", 1)).unwrap();
+        let b = resolved.location_id(Location::new("g", "a.py", 1)).unwrap();
+        let again = resolved.location_id(Location::new("f", "a.py", 1)).unwrap();
+        assert_eq!((a, b, again), (0, 1, 0));
+        assert_eq!(resolved.locations.len(), 2);
+    }
+
     #[test]
     fn shared_and_own_frames_read_alike() {
         let locations = [
@@ -271,11 +270,12 @@ mod tests {
             Location::new("g", "b.py", 2),
             Location::new("h", "c.py", 3),
         ];
+        let set: FxIndexSet<Location> = locations.iter().cloned().collect();
         let ids = [2, 0, 2];
-        let shared = Frames {
-            ids: Some(&ids),
-            locations: &locations,
-        };
+        let shared = Frames(FramesOf::Shared {
+            ids: &ids,
+            locations: set.as_slice(),
+        });
         let own_frames = [
             locations[2].clone(),
             locations[0].clone(),

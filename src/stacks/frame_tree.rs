@@ -106,11 +106,6 @@ impl FrameTree {
         self.nodes.len() <= 1
     }
 
-    /// Bytes the tree holds (docs/performance.md reports them per node).
-    pub fn heap_bytes(&self) -> usize {
-        self.nodes.heap_bytes()
-    }
-
     /// Frame ids of the stack `index`, leaf first.
     pub fn frame_ids(&self, index: u64) -> Vec<u64> {
         let mut out = Vec::new();
