@@ -1,7 +1,8 @@
 //! `allocations.parquet` being written: rows gathered into record batches of
-//! [`tables::BATCH_ROWS`], each handed to the Parquet writer — on a thread of its own when the
-//! conversion may use two (encoding and compressing the rows is most of the work of the
-//! dataset, and the decoder's thread leaves a core mostly idle), or inline.
+//! [`tables::BATCH_ROWS`], each handed to the Parquet writer — on a thread of its own, which
+//! encodes each batch's columns in parallel ([`ColumnEncoder`]), when the conversion may use
+//! more than one (encoding and compressing the rows is most of the work of the dataset), or
+//! inline.
 
 use std::fs::File;
 use std::io;
@@ -13,7 +14,9 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 
+use crate::events::column_encoder::ColumnEncoder;
 use crate::events::tables::{self, AllocationColumns, AllocationRow, BATCH_ROWS};
 use crate::report::parquet::to_io;
 
@@ -36,7 +39,7 @@ enum Encoder<'s> {
         /// made on one thread and freed on the other would keep the allocator holding
         /// tens of megabytes more.
         written: Receiver<RecordBatch>,
-        thread: ScopedJoinHandle<'s, io::Result<ArrowWriter<File>>>,
+        thread: ScopedJoinHandle<'s, io::Result<SerializedFileWriter<File>>>,
     },
 }
 
@@ -53,15 +56,16 @@ pub struct AllocationsFile<'s> {
 
 impl<'s> AllocationsFile<'s> {
     /// Starts the table in `file`; with a `scope`, its batches are encoded on a thread of
-    /// that scope.
+    /// that scope, their columns on `encoders` threads.
     pub fn start<'e>(
         file: File,
         properties: WriterProperties,
         scope: Option<&'s Scope<'s, 'e>>,
+        encoders: usize,
     ) -> io::Result<AllocationsFile<'s>> {
         let schema = tables::allocations_schema();
-        let mut writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(to_io)?;
+        let row_group_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX);
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(to_io)?;
         let encoder = match scope {
             None => Encoder::Inline {
                 writer: Box::new(writer),
@@ -71,13 +75,16 @@ impl<'s> AllocationsFile<'s> {
             Some(scope) => {
                 let (tx, rx) = sync_channel::<RecordBatch>(IN_FLIGHT);
                 let (written_tx, written) = channel();
+                let mut encoder =
+                    ColumnEncoder::new(writer, schema.clone(), row_group_rows, encoders)
+                        .map_err(to_io)?;
                 let thread = scope.spawn(move || {
                     for batch in rx {
-                        writer.write(&batch).map_err(to_io)?;
+                        encoder.write(&batch).map_err(to_io)?;
                         // The consumer only stops listening once it has finished.
                         let _ = written_tx.send(batch);
                     }
-                    Ok(writer)
+                    encoder.finish().map_err(to_io)
                 });
                 Encoder::Thread {
                     batches: Some(tx),
@@ -140,24 +147,28 @@ impl<'s> AllocationsFile<'s> {
         if !self.columns.is_empty() {
             self.hand_over();
         }
-        let mut writer = match self.encoder {
+        let kv = kv.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
+        let file = match self.encoder {
             Encoder::Inline { writer, error, .. } => match error {
                 Some(e) => return Err(e),
-                None => *writer,
+                None => {
+                    let mut writer = *writer;
+                    kv.for_each(|kv| writer.append_key_value_metadata(kv));
+                    writer.into_inner()
+                }
             },
             Encoder::Thread {
                 batches, thread, ..
             } => {
                 drop(batches);
-                match thread.join() {
+                let mut writer = match thread.join() {
                     Ok(result) => result?,
                     Err(panic) => std::panic::resume_unwind(panic),
-                }
+                };
+                kv.for_each(|kv| writer.append_key_value_metadata(kv));
+                writer.into_inner()
             }
         };
-        for (k, v) in kv {
-            writer.append_key_value_metadata(KeyValue::new(k.clone(), v.clone()));
-        }
-        writer.into_inner().map_err(to_io)?.sync_all()
+        file.map_err(to_io)?.sync_all()
     }
 }

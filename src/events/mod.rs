@@ -9,6 +9,7 @@
 //! beside its target and renamed into place when complete ([`pending_dir`]).
 
 pub mod allocations_file;
+pub mod column_encoder;
 pub mod lifetimes;
 pub mod pending_dir;
 pub mod tables;
@@ -130,9 +131,17 @@ pub fn write_dataset(
     let mut samples: Vec<HeapSample> = Vec::new();
     progress.phase("Processing allocation records", capture.file_len());
     let two_threads = options.threads != 1;
+    // The columns of the allocations table are encoded in parallel on the cores the decoder
+    // and the lifetimes leave (at least one). On two cores the three threads already keep
+    // both busy, and more encoding threads measured no faster (docs/performance.md).
+    let cores = match options.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let encoders = cores.saturating_sub(2).max(1);
     let (mut decoder, end, kv, rows, leaked) = std::thread::scope(|scope| {
         let mut allocations =
-            AllocationsFile::start(file, properties, two_threads.then_some(scope))
+            AllocationsFile::start(file, properties, two_threads.then_some(scope), encoders)
                 .map_err(file_error(FILES[0]))?;
         let (decoder, end) = decode(
             options.threads,
