@@ -242,11 +242,59 @@ fn ahead() -> usize {
     std::env::var("AHEAD").map_or(48, |a| a.parse().expect("AHEAD"))
 }
 
-fn replay_prototype(events: &[Event], layout: Layout) -> (Duration, String) {
-    let mut table = Table::new(layout, 12);
-    let mut max_live = 0;
-    let mut max_at = 0;
-    let ahead_by = ahead();
+/// A table the events can be replayed into.
+trait Replayed {
+    fn prefetch(&self, address: u64);
+    fn insert(&mut self, address: u64, seq: u64, size: u64);
+    fn remove(&mut self, address: u64);
+    fn len(&self) -> usize;
+}
+
+impl Replayed for Table {
+    fn prefetch(&self, address: u64) {
+        Table::prefetch(self, address);
+    }
+    fn insert(&mut self, address: u64, seq: u64, size: u64) {
+        Table::insert(self, address, seq, size);
+    }
+    fn remove(&mut self, address: u64) {
+        Table::remove(self, address);
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Replayed for LiveTable {
+    fn prefetch(&self, address: u64) {
+        LiveTable::prefetch(self, address);
+    }
+    fn insert(&mut self, address: u64, seq: u64, size: u64) {
+        let live = Live {
+            seq,
+            size,
+            site: 0,
+            position: 0,
+        };
+        LiveTable::insert(self, address, live);
+    }
+    fn remove(&mut self, address: u64) {
+        LiveTable::remove(self, address);
+    }
+    fn len(&self) -> usize {
+        LiveTable::len(self)
+    }
+}
+
+/// Replays `events` into `table`, prefetching `ahead_by` events ahead (0: not at all);
+/// returns the time it took, the most allocations live at once and the event at which
+/// that was first reached.
+fn replay(
+    table: &mut impl Replayed,
+    events: &[Event],
+    ahead_by: usize,
+) -> (Duration, usize, usize) {
+    let (mut max_live, mut max_at) = (0, 0);
     let t = Instant::now();
     for (seq, e) in events.iter().enumerate() {
         if ahead_by > 0 {
@@ -258,22 +306,20 @@ fn replay_prototype(events: &[Event], layout: Layout) -> (Duration, String) {
             table.remove(e.address);
         } else {
             table.insert(e.address, seq as u64, e.size);
-            if table.len > max_live {
-                max_live = table.len;
+            if table.len() > max_live {
+                max_live = table.len();
                 max_at = seq;
             }
         }
     }
-    let spent = t.elapsed();
+    (t.elapsed(), max_live, max_at)
+}
+
+fn replay_prototype(events: &[Event], layout: Layout) -> (Duration, String) {
+    let (spent, max_live, max_at) = replay(&mut Table::new(layout, 12), events, ahead());
     // The probe lengths at the most live: the same events again, up to that one.
     let mut table = Table::new(layout, 12);
-    for e in &events[..=max_at] {
-        if e.size == FREE {
-            table.remove(e.address);
-        } else {
-            table.insert(e.address, 0, e.size);
-        }
-    }
+    replay(&mut table, events.get(..=max_at).unwrap_or(&[]), 0);
     let (mean, max) = table.probe_stats();
     (
         spent,
@@ -285,30 +331,7 @@ fn replay_prototype(events: &[Event], layout: Layout) -> (Duration, String) {
 }
 
 fn replay_live_table(events: &[Event]) -> Duration {
-    let mut table = LiveTable::default();
-    let ahead_by = ahead();
-    let t = Instant::now();
-    for (seq, e) in events.iter().enumerate() {
-        if ahead_by > 0 {
-            if let Some(ahead) = events.get(seq + ahead_by) {
-                table.prefetch(ahead.address);
-            }
-        }
-        if e.size == FREE {
-            table.remove(e.address);
-        } else {
-            table.insert(
-                e.address,
-                Live {
-                    seq: seq as u64,
-                    size: e.size,
-                    site: 0,
-                    position: 0,
-                },
-            );
-        }
-    }
-    t.elapsed()
+    replay(&mut LiveTable::default(), events, ahead()).0
 }
 
 fn main() {

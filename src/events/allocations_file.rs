@@ -1,8 +1,8 @@
 //! `allocations.parquet` being written: rows gathered into record batches of
-//! [`tables::BATCH_ROWS`], each handed to the Parquet writer — on a thread of its own, which
-//! encodes each batch's columns in parallel ([`ColumnEncoder`]), when the conversion may use
-//! more than one (encoding and compressing the rows is most of the work of the dataset), or
-//! inline.
+//! [`tables::BATCH_ROWS`], each handed to a [`ColumnEncoder`] — on a thread of its own when
+//! the conversion may use more than one (encoding and compressing the rows is most of the
+//! work of the dataset; the encoder then spreads each batch's columns over the cores left),
+//! or inline.
 
 use std::fs::File;
 use std::io;
@@ -11,7 +11,6 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -26,7 +25,7 @@ const IN_FLIGHT: usize = 2;
 /// Where finished batches go.
 enum Encoder<'s> {
     Inline {
-        writer: Box<ArrowWriter<File>>,
+        encoder: Box<ColumnEncoder>,
         /// The first write error; later batches are dropped.
         error: Option<io::Error>,
         /// The columns of the batch written last, to fill again.
@@ -64,27 +63,24 @@ impl<'s> AllocationsFile<'s> {
         encoders: usize,
     ) -> io::Result<AllocationsFile<'s>> {
         let schema = tables::allocations_schema();
-        let row_group_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX);
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(to_io)?;
+        let mut columns_encoder =
+            ColumnEncoder::new(file, schema.clone(), properties, encoders).map_err(to_io)?;
         let encoder = match scope {
             None => Encoder::Inline {
-                writer: Box::new(writer),
+                encoder: Box::new(columns_encoder),
                 error: None,
                 spare: None,
             },
             Some(scope) => {
                 let (tx, rx) = sync_channel::<RecordBatch>(IN_FLIGHT);
                 let (written_tx, written) = channel();
-                let mut encoder =
-                    ColumnEncoder::new(writer, schema.clone(), row_group_rows, encoders)
-                        .map_err(to_io)?;
                 let thread = scope.spawn(move || {
                     for batch in rx {
-                        encoder.write(&batch).map_err(to_io)?;
+                        columns_encoder.write(&batch).map_err(to_io)?;
                         // The consumer only stops listening once it has finished.
                         let _ = written_tx.send(batch);
                     }
-                    encoder.finish().map_err(to_io)
+                    columns_encoder.finish().map_err(to_io)
                 });
                 Encoder::Thread {
                     batches: Some(tx),
@@ -121,12 +117,12 @@ impl<'s> AllocationsFile<'s> {
         let batch = self.columns.take_batch(&self.schema, next);
         match &mut self.encoder {
             Encoder::Inline {
-                writer,
+                encoder,
                 error,
                 spare,
             } => {
                 if error.is_none() {
-                    if let Err(e) = writer.write(&batch) {
+                    if let Err(e) = encoder.write(&batch) {
                         *error = Some(to_io(e));
                     }
                 }
@@ -147,28 +143,24 @@ impl<'s> AllocationsFile<'s> {
         if !self.columns.is_empty() {
             self.hand_over();
         }
-        let kv = kv.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
-        let file = match self.encoder {
-            Encoder::Inline { writer, error, .. } => match error {
+        let mut writer = match self.encoder {
+            Encoder::Inline { encoder, error, .. } => match error {
                 Some(e) => return Err(e),
-                None => {
-                    let mut writer = *writer;
-                    kv.for_each(|kv| writer.append_key_value_metadata(kv));
-                    writer.into_inner()
-                }
+                None => encoder.finish().map_err(to_io)?,
             },
             Encoder::Thread {
                 batches, thread, ..
             } => {
                 drop(batches);
-                let mut writer = match thread.join() {
+                match thread.join() {
                     Ok(result) => result?,
                     Err(panic) => std::panic::resume_unwind(panic),
-                };
-                kv.for_each(|kv| writer.append_key_value_metadata(kv));
-                writer.into_inner()
+                }
             }
         };
-        file.map_err(to_io)?.sync_all()
+        for (k, v) in kv {
+            writer.append_key_value_metadata(KeyValue::new(k.clone(), v.clone()));
+        }
+        writer.into_inner().map_err(to_io)?.sync_all()
     }
 }

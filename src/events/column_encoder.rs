@@ -8,8 +8,7 @@
 //! parallel too and appends their chunks in schema order (on one thread, the columns one after
 //! the other, as [`ArrowWriter`] does). Row groups hold the same rows as
 //! the [`ArrowWriter`] made from the same properties would put in them, and each column goes
-//! through the same encoder, so the file is the same, byte for byte (tested in
-//! `tests/integration/events.rs`).
+//! through the same encoder, so the file is the same, byte for byte (tested below).
 
 use std::fs::File;
 
@@ -20,6 +19,7 @@ use parquet::arrow::arrow_writer::{
 };
 use parquet::arrow::ArrowWriter;
 use parquet::errors::Result;
+use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
@@ -40,15 +40,16 @@ pub struct ColumnEncoder {
 }
 
 impl ColumnEncoder {
-    /// Takes over `writer` of `schema` (nothing written yet), whose row groups hold
-    /// `row_group_rows` rows (its properties' maximum), encoding on a pool of `threads`
-    /// threads.
+    /// Starts a file of `schema` in `file`, with row groups of `properties`' maximum rows
+    /// (all rows in one without it), encoding on `threads` threads.
     pub fn new(
-        writer: ArrowWriter<File>,
+        file: File,
         schema: SchemaRef,
-        row_group_rows: usize,
+        properties: WriterProperties,
         threads: usize,
     ) -> Result<ColumnEncoder> {
+        let row_group_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX);
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
         let (file, factory) = writer.into_serialized_writer()?;
         let writers = factory.create_column_writers(0)?;
         let pool = if threads > 1 {
@@ -151,7 +152,6 @@ mod tests {
 
     use arrow_array::{ArrayRef, StringArray, UInt64Array};
     use arrow_schema::{DataType, Field, Schema};
-    use parquet::file::properties::WriterProperties;
 
     use super::*;
 
@@ -185,17 +185,16 @@ mod tests {
             batches.len()
         ));
         let file = File::create(&dir).unwrap();
-        let writer =
-            ArrowWriter::try_new(file, schema(), Some(properties(row_group_rows))).unwrap();
         if threads == 0 {
-            let mut writer = writer;
+            let mut writer =
+                ArrowWriter::try_new(file, schema(), Some(properties(row_group_rows))).unwrap();
             for b in batches {
                 writer.write(b).unwrap();
             }
             writer.close().unwrap();
         } else {
             let mut encoder =
-                ColumnEncoder::new(writer, schema(), row_group_rows, threads).unwrap();
+                ColumnEncoder::new(file, schema(), properties(row_group_rows), threads).unwrap();
             for b in batches {
                 encoder.write(b).unwrap();
             }

@@ -304,9 +304,9 @@ fn the_folder_is_written_safely() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// One thread (the allocations encoded inline by the parquet crate's `ArrowWriter`), two (on a
-/// thread of their own, one column after the other) and four (the columns of each batch
-/// encoded in parallel by `ColumnEncoder`) write the same files, byte for byte.
+/// One thread (the allocations encoded inline), two (on a thread of their own, one column
+/// after the other) and four (the columns of each batch encoded in parallel) write the same
+/// files, byte for byte. (`ColumnEncoder`'s unit test compares it with `ArrowWriter`.)
 #[test]
 fn one_thread_two_and_four_write_the_same_files() {
     let dir = scratch("threads");
