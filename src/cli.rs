@@ -16,6 +16,7 @@ use crate::error::{BatchError, CaptureError, Error};
 use crate::progress::{Bar, Progress, SharedBar};
 use crate::report::parquet::Codec;
 use crate::report::{FoldedValue, Format};
+use crate::stats::cli::StatsOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +33,44 @@ struct Cli {
 enum Command {
     /// Generate report files in different formats (like `memray transform`)
     Transform(TransformArgs),
+    /// Print high level statistics of the memory usage (like `memray stats`)
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+struct StatsArgs {
+    /// Results of the tracker run (memray capture files; several give a report each)
+    #[arg(required = true, value_name = "RESULTS")]
+    results: Vec<PathBuf>,
+    /// Displays the top 'n' largest allocating functions. Default is 5
+    #[arg(short = 'n', long = "num-largest", value_name = "NUM_LARGEST", default_value_t = 5, value_parser = parse_num_largest)]
+    num_largest: usize,
+    /// Exports stats to a JSON file (default memray-stats-<capture name>.json beside the
+    /// capture)
+    #[arg(long)]
+    json: bool,
+    /// Output file name for JSON output (one capture only)
+    #[arg(short, long, requires = "json")]
+    output: Option<PathBuf>,
+    /// Write each JSON document into DIR (created if missing), under its default name
+    #[arg(long, value_name = "DIR", requires = "json", conflicts_with = "output")]
+    output_dir: Option<PathBuf>,
+    /// If the JSON output file already exists, overwrite it
+    #[arg(short, long)]
+    force: bool,
+    /// No progress bar and no "Wrote" line
+    #[arg(short, long)]
+    quiet: bool,
+    /// Threads: 1 decodes and counts on one thread; 2 (the default) decodes on a second
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
+}
+
+fn parse_num_largest(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s} is an invalid positive int value")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +186,16 @@ where
         }
     };
     match cli.command {
+        Command::Stats(args) => crate::stats::cli::run(&StatsOptions {
+            captures: args.results,
+            num_largest: args.num_largest,
+            json: args.json,
+            output: args.output,
+            output_dir: args.output_dir,
+            force: args.force,
+            quiet: args.quiet,
+            threads: args.threads.unwrap_or(0),
+        }),
         Command::Transform(args) => {
             let batch =
                 args.results.len() > 1 || args.output_dir.is_some() || args.dataset.is_some();

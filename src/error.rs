@@ -87,6 +87,15 @@ pub enum CaptureError {
     },
     #[error("Can't find temporary allocations using a pre-aggregated capture file.")]
     TemporaryOnAggregated,
+    /// memray 1.20's words (`NotImplementedError`) for statistics of an aggregated capture.
+    #[error("{}: Can't compute statistics using a pre-aggregated capture file.", path.display())]
+    StatsOnAggregated { path: PathBuf },
+    /// Allocation sizes memray's statistics cannot bin (it fails with a traceback too).
+    #[error(
+        "{}: no histogram of allocation sizes: {why} (memray's statistics fail here too)",
+        path.display()
+    )]
+    StatsWithoutHistogram { path: PathBuf, why: &'static str },
     /// An aggregated capture has no allocation events to list.
     #[error(
         "{}: an aggregated capture keeps no allocation events; the events dataset needs a \

@@ -30,5 +30,6 @@ pub mod leftovers;
 pub mod progress;
 pub mod report;
 pub mod stacks;
+pub mod stats;
 
 pub use error::{BatchError, CaptureError, Error, ReadError};

@@ -1,0 +1,127 @@
+//! The `memform stats` command: each capture's statistics to standard output, or with
+//! `--json` into a file (memray's default name, never over an existing one without `-f`,
+//! written whole or not at all).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::capture::CaptureFile;
+use crate::error::{CaptureError, Error};
+use crate::progress::Bar;
+use crate::report::output::PendingOutput;
+use crate::stats::{render, stats};
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct StatsOptions {
+    pub captures: Vec<PathBuf>,
+    pub num_largest: usize,
+    pub json: bool,
+    pub output: Option<PathBuf>,
+    pub output_dir: Option<PathBuf>,
+    pub force: bool,
+    pub quiet: bool,
+    pub threads: usize,
+}
+
+/// memray's default name of the JSON document of `capture`: `memray-stats-<name>.json`
+/// beside it (a leading `memray-` of the name dropped).
+pub fn default_json_path(capture: &Path) -> PathBuf {
+    let name = capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!("{name}.json");
+    let name = name.strip_prefix("memray-").unwrap_or(&name);
+    capture.with_file_name(format!("memray-stats-{name}"))
+}
+
+/// Runs the command; the exit code: 0, or 1 if a capture failed (each failure one line on
+/// stderr).
+pub fn run(options: &StatsOptions) -> i32 {
+    if options.output.is_some() && options.captures.len() > 1 {
+        eprintln!(
+            "memform: error: --output names one file, but {} captures were given (use --output-dir DIR)",
+            options.captures.len()
+        );
+        return 1;
+    }
+    if let Some(dir) = &options.output_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("memform: error: {}: {e}", dir.display());
+            return 1;
+        }
+    }
+    let many = options.captures.len() > 1;
+    let mut failed = false;
+    for capture in &options.captures {
+        if let Err(e) = one(options, capture, many) {
+            eprintln!("memform: error: {e}");
+            failed = true;
+        }
+    }
+    i32::from(failed)
+}
+
+fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> {
+    if !capture.is_file() {
+        return Err(Error::CaptureNotFound(capture.to_path_buf()));
+    }
+    let target = options
+        .json
+        .then(|| match (&options.output, &options.output_dir) {
+            (Some(output), _) => output.clone(),
+            (None, Some(dir)) => {
+                dir.join(default_json_path(capture).file_name().unwrap_or_default())
+            }
+            (None, None) => default_json_path(capture),
+        });
+    if let Some(target) = &target {
+        if !options.force && target.exists() {
+            return Err(Error::OutputExists(target.clone()));
+        }
+    }
+    let file = CaptureFile::open(capture)?;
+    let mut progress = Bar::for_stderr(options.quiet);
+    let stats = stats(
+        &file,
+        options.num_largest,
+        options.threads,
+        progress.as_mut(),
+    )?;
+    let undrawable = || CaptureError::StatsWithoutHistogram {
+        path: capture.to_path_buf(),
+        why: if stats.totals.count == 0 {
+            "the capture has no allocations"
+        } else {
+            "every allocation's size is 0 or 1"
+        },
+    };
+    let Some(target) = target else {
+        let text = render::text(&stats).map_err(|_| undrawable())?;
+        let mut stdout = std::io::stdout().lock();
+        let written = if many {
+            writeln!(stdout, "==> {} <==", capture.display())
+        } else {
+            Ok(())
+        };
+        // A closed pipe (`| head`) is not the capture's fault: stop quietly.
+        let _ = written.and_then(|()| stdout.write_all(text.as_bytes()));
+        return Ok(());
+    };
+    let document = render::json(&stats).ok_or_else(undrawable)?;
+    let write = |source| Error::Write {
+        path: target.clone(),
+        source,
+    };
+    let mut pending = PendingOutput::create(&target).map_err(write)?;
+    pending
+        .file()
+        .write_all(document.as_bytes())
+        .map_err(write)?;
+    pending.commit().map_err(write)?;
+    if !options.quiet {
+        println!("Wrote {}", target.display());
+    }
+    Ok(())
+}
