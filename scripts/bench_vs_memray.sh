@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # memform against memray on the same capture, in one run:
 #   scripts/bench_vs_memray.sh CAPTURE [FORMAT] [MODES]
-# FORMAT: csv (default), gprof2dot, speedscope or parquet (memform only: memray has none).
+# FORMAT: csv (default), gprof2dot, speedscope or parquet (memform only: memray has none);
+#   or stats: `memray stats --json` against `memform stats --json` (MODES is then ignored).
 # MODES: comma list among peak, leaks, temporary (default peak,leaks,temporary);
 #   temporary = --temporary-allocations.
 # For each mode both tools run RUNS times (default 3), interleaved (memray, memform, memray,
 # memform, ...); wall seconds and peak RSS come from /usr/bin/time -f '%e %M'. One table row
 # per mode: median wall of each tool, the ratio memray/memform, median peak RSS of each tool
-# (MB = 2^20 bytes). With FORMAT csv, a note says in which modes the reports differ byte-wise.
+# (MB = 2^20 bytes). With FORMAT csv or stats, a note says where the outputs differ byte-wise.
 # Environment:
 #   MEMRAY        memray executable (default: memray on PATH, else the corpus venv's memray
 #                 1.20.0 that ../shared/corpus/make_captures.py makes)
@@ -23,13 +24,14 @@ usage="usage: scripts/bench_vs_memray.sh CAPTURE [FORMAT] [MODES]"
 capture=$(realpath -e -- "$1" 2>/dev/null) || { echo "bench_vs_memray: no such capture: $1" >&2; exit 2; }
 format=${2:-csv}
 modes=${3:-peak,leaks,temporary}
+[ "$format" = stats ] && modes=stats
 runs=${RUNS:-3}
 memform_only=${MEMFORM_ONLY:-0}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench_vs_memray: RUNS must be a positive integer" >&2; exit 2; }
 IFS=, read -r -a mode_list <<<"$modes"
 [ ${#mode_list[@]} -gt 0 ] || { echo "$usage" >&2; exit 2; }
 for m in "${mode_list[@]}"; do
-  case $m in peak | leaks | temporary) ;; *) echo "bench_vs_memray: unknown mode '$m' (peak, leaks, temporary)" >&2; exit 2 ;; esac
+  case $m in peak | leaks | temporary | stats) ;; *) echo "bench_vs_memray: unknown mode '$m' (peak, leaks, temporary)" >&2; exit 2 ;; esac
 done
 [ -x /usr/bin/time ] || { echo "bench_vs_memray: needs GNU time at /usr/bin/time" >&2; exit 2; }
 cd "$(dirname "$0")/.."
@@ -68,7 +70,10 @@ measure() {
   local tool=$1 mode=$2 flags=() rc=0
   case $mode in leaks) flags=(--leaks) ;; temporary) flags=(--temporary-allocations) ;; esac
   local out=$work/$tool.$mode.out cmd
-  if [ "$tool" = memray ]; then
+  if [ "$format" = stats ]; then
+    cmd=("$memray" stats --json -f -o "$out" "$capture")
+    [ "$tool" = memform ] && cmd=("$memform" stats --json -q -f -o "$out" "$capture")
+  elif [ "$tool" = memray ]; then
     cmd=("$memray" transform "$format" -f -o "$out" "${flags[@]}" "$capture")
   else
     cmd=("$memform" transform "$format" -q -f -o "$out" "${flags[@]}" "$capture")
@@ -99,7 +104,7 @@ for mode in "${mode_list[@]}"; do
     [ "$left" = 1 ] || break
     echo "${line%;}" >&2
   done
-  if [ "$memform_only" != 1 ] && [ "$format" = csv ] && [ ! -e "$work/memray.$mode.err" ] &&
+  if [ "$memform_only" != 1 ] && { [ "$format" = csv ] || [ "$format" = stats ]; } && [ ! -e "$work/memray.$mode.err" ] &&
     [ ! -e "$work/memform.$mode.err" ] && ! cmp -s "$work/memray.$mode.out" "$work/memform.$mode.out"; then
     differ+=("$mode")
   fi
@@ -133,6 +138,6 @@ for mode in os.environ["MODES"].split(","):
 sys.exit(1 if any(n.endswith(".err") for n in os.listdir(work)) else 0)
 EOF
 if [ ${#differ[@]} -gt 0 ]; then
-  echo "note: csv outputs differ byte-wise in ${differ[*]} (merged rows may name another member's allocator/thread)"
+  echo "note: $format outputs differ byte-wise in ${differ[*]}"
 fi
 exit $status

@@ -53,7 +53,9 @@ REPORTS = {
     "temp0": ["--temporary-allocation-threshold", "0"],
     "temp5": ["--temporary-allocation-threshold", "5"],
 }
-SUFFIX = {"csv": ".csv", "gprof2dot": ".json", "speedscope": ".json"}
+SUFFIX = {"csv": ".csv", "gprof2dot": ".json", "speedscope": ".json", "stats": ".txt", "stats-json": ".json"}
+# `memray stats` (text on standard output, or --json) in place of transform's report modes.
+STATS_REPORTS = {"top5": [], "top12": ["-n", "12"]}
 
 
 def find_python(version):
@@ -92,14 +94,25 @@ def transform(python, name, capture, expected, formats):
     """memray's outputs (or refusals) for `capture` in `formats` and every report mode."""
     for fmt in formats:
         suffix = SUFFIX[fmt]
-        for report, flags in REPORTS.items():
+        for report, flags in (STATS_REPORTS if fmt.startswith("stats") else REPORTS).items():
             case = f"{name}-{fmt}-{report}"
             out = expected / f"{case}{suffix}"
             error = expected / f"{case}.error"
-            proc = subprocess.run(
-                [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
-                capture_output=True, text=True,
-            )
+            if fmt == "stats":
+                proc = subprocess.run([str(python), "-m", "memray", "stats", *flags, str(capture)],
+                                      capture_output=True, text=True)
+                if proc.returncode == 0:
+                    out.write_text(proc.stdout, encoding="utf-8")
+            elif fmt == "stats-json":
+                proc = subprocess.run(
+                    [str(python), "-m", "memray", "stats", "--json", "-f", *flags, "-o", str(out), str(capture)],
+                    capture_output=True, text=True,
+                )
+            else:
+                proc = subprocess.run(
+                    [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
+                    capture_output=True, text=True,
+                )
             if proc.returncode != 0:
                 if out.exists():
                     out.unlink()

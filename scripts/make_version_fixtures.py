@@ -10,7 +10,7 @@ memray in each capture mode, into tests/fixtures/versions/captures/v<memray>-py<
 the mode `mixed` records tests/fixtures/mixed_sites.py (threads and allocators mixed at shared
 lines, a rehash of memray's map after the peak).
 Then that memray's transform writes csv and gprof2dot reports (peak, leaks, temp, temp0,
-temp5) into tests/fixtures/versions/expected/<capture>-<format>-<report>.{csv,json}, or
+temp5), and its `stats` the text and `--json` statistics (top5, and top12 with `-n 12`), into tests/fixtures/versions/expected/<capture>-<format>-<report>.{csv,json}, or
 `.error` holding the last line of its stderr when it refuses (temporary reports of aggregated
 captures).
 
@@ -48,7 +48,9 @@ REPORTS = {
     "temp0": ["--temporary-allocation-threshold", "0"],
     "temp5": ["--temporary-allocation-threshold", "5"],
 }
-SUFFIX = {"csv": ".csv", "gprof2dot": ".json"}
+SUFFIX = {"csv": ".csv", "gprof2dot": ".json", "stats": ".txt", "stats-json": ".json"}
+# `memray stats` (text on standard output, or --json) in place of transform's report modes.
+STATS_REPORTS = {"top5": [], "top12": ["-n", "12"]}
 
 
 def find_python(version):
@@ -88,17 +90,29 @@ def record(python, mode, capture):
 
 def transform(python, name, capture, expected):
     for fmt, suffix in SUFFIX.items():
-        for report, flags in REPORTS.items():
+        for report, flags in (STATS_REPORTS if fmt.startswith("stats") else REPORTS).items():
             case = f"{name}-{fmt}-{report}"
             out = expected / f"{case}{suffix}"
             error = expected / f"{case}.error"
             for stale in (out, error):
                 if stale.exists():
                     stale.unlink()
-            proc = subprocess.run(
-                [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
-                capture_output=True, text=True,
-            )
+            if fmt == "stats":
+                proc = subprocess.run([str(python), "-m", "memray", "stats", *flags, str(capture)],
+                                      capture_output=True, text=True)
+                if proc.returncode == 0:
+                    out.write_text(proc.stdout, encoding="utf-8")
+            elif fmt == "stats-json":
+                # memray 1.7 has no --json: it refuses, and the refusal is the expected output.
+                proc = subprocess.run(
+                    [str(python), "-m", "memray", "stats", "--json", "-f", *flags, "-o", str(out), str(capture)],
+                    capture_output=True, text=True,
+                )
+            else:
+                proc = subprocess.run(
+                    [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
+                    capture_output=True, text=True,
+                )
             if proc.returncode != 0:
                 if out.exists():
                     out.unlink()

@@ -4,7 +4,6 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::intervals::IntervalSet;
 use crate::analysis::pipeline::decode;
 use crate::capture::{
     read_header, Allocator, AllocatorKind, CaptureFile, Decoder, EventBatch, FileFormat, Header,
@@ -14,6 +13,7 @@ use crate::error::CaptureError;
 use crate::interner::FxIndexMap;
 use crate::progress::Progress;
 use crate::stacks::{Location, StackTable};
+use crate::stats::heap_size::HeapSize;
 use crate::stats::map_order::MapOrder;
 
 /// Allocations and bytes.
@@ -95,13 +95,11 @@ pub fn compute(
             Some((a, pass.by_allocator[a.id() as usize]))
         })
         .collect();
-    let mut sizes: Vec<(u64, u64)> = pass.sizes.into_iter().collect();
-    sizes.sort_unstable();
     Ok(Statistics {
         records: decoder.allocations,
         totals: pass.totals,
-        peak_bytes: pass.peak,
-        sizes,
+        peak_bytes: pass.heap.peak(),
+        sizes: pass.sizes(),
         allocators,
         stacks: pass.stacks,
         stack_table: decoder.stacks,
@@ -186,21 +184,39 @@ impl Statistics {
     }
 }
 
+/// Sizes below this are counted in an array, the rest in a map.
+const SMALL_SIZES: usize = 4096;
+/// How many events ahead an address's slot is prefetched.
+const PREFETCH_DISTANCE: usize = 32;
+
 /// What the pass keeps as it goes.
-#[derive(Default)]
 struct Pass {
     totals: Totals,
+    small_sizes: Vec<u64>,
     sizes: FxHashMap<u64, u64>,
     /// By allocator id.
     by_allocator: [u64; 16],
     /// Allocators in order of their first allocation.
     allocator_first: Vec<Allocator>,
     stacks: FxIndexMap<u64, Totals>,
-    /// Live simple allocations' sizes, by address, and the mappings.
-    live: FxHashMap<u64, u64>,
-    mappings: IntervalSet<()>,
-    current: u64,
-    peak: u64,
+    /// The last stack counted and its index in `stacks`: runs of allocations share one.
+    last_stack: Option<(u64, usize)>,
+    heap: HeapSize,
+}
+
+impl Default for Pass {
+    fn default() -> Self {
+        Pass {
+            totals: Totals::default(),
+            small_sizes: vec![0; SMALL_SIZES],
+            sizes: FxHashMap::default(),
+            by_allocator: [0; 16],
+            allocator_first: Vec::new(),
+            stacks: FxIndexMap::default(),
+            last_stack: None,
+            heap: HeapSize::default(),
+        }
+    }
 }
 
 impl Pass {
@@ -210,44 +226,62 @@ impl Pass {
         let allocators = batch.allocator.values();
         let stacks = batch.stack_id.values();
         for row in 0..batch.len() {
+            if let Some(&ahead) = addresses.get(row + PREFETCH_DISTANCE) {
+                self.heap.prefetch(ahead);
+            }
             let Some(allocator) = Allocator::from_id(allocators[row]) else {
                 continue;
             };
             let (address, size) = (addresses[row], sizes[row]);
             match allocator.kind() {
-                AllocatorKind::SimpleAllocator => {
-                    self.current = self.current.wrapping_add(size);
-                    self.live.insert(address, size);
-                }
+                AllocatorKind::SimpleAllocator => self.heap.allocate(address, size),
                 AllocatorKind::SimpleDeallocator => {
-                    if let Some(freed) = self.live.remove(&address) {
-                        self.current = self.current.wrapping_sub(freed);
-                    }
+                    self.heap.free(address);
+                    continue;
                 }
-                AllocatorKind::RangedAllocator => {
-                    self.mappings.add(address, size, ());
-                    self.current = self.current.wrapping_add(size);
-                }
+                AllocatorKind::RangedAllocator => self.heap.map(address, size),
                 AllocatorKind::RangedDeallocator => {
-                    let freed = self.mappings.remove(address, size);
-                    self.current = self.current.wrapping_sub(freed);
+                    self.heap.unmap(address, size);
+                    continue;
                 }
-            }
-            self.peak = self.peak.max(self.current);
-            if allocator.is_deallocator() {
-                continue;
             }
             self.totals.count += 1;
             self.totals.bytes = self.totals.bytes.wrapping_add(size);
-            *self.sizes.entry(size).or_default() += 1;
+            match self.small_sizes.get_mut(size as usize) {
+                Some(n) => *n += 1,
+                None => *self.sizes.entry(size).or_default() += 1,
+            }
             let counted = &mut self.by_allocator[allocator.id() as usize];
             if *counted == 0 {
                 self.allocator_first.push(allocator);
             }
             *counted += 1;
-            let stack = self.stacks.entry(stacks[row]).or_default();
-            stack.count += 1;
-            stack.bytes = stack.bytes.wrapping_add(size);
+            let stack = stacks[row];
+            let index = match self.last_stack {
+                Some((last, index)) if last == stack => index,
+                _ => {
+                    let entry = self.stacks.entry(stack);
+                    let index = entry.index();
+                    entry.or_default();
+                    self.last_stack = Some((stack, index));
+                    index
+                }
+            };
+            if let Some((_, totals)) = self.stacks.get_index_mut(index) {
+                totals.count += 1;
+                totals.bytes = totals.bytes.wrapping_add(size);
+            }
         }
+    }
+
+    /// `(size, allocations)` of every size allocated, smallest first.
+    fn sizes(&self) -> Vec<(u64, u64)> {
+        let mut sizes: Vec<(u64, u64)> = (self.small_sizes.iter().enumerate())
+            .filter(|&(_, &n)| n != 0)
+            .map(|(size, &n)| (size as u64, n))
+            .chain(self.sizes.iter().map(|(&s, &n)| (s, n)))
+            .collect();
+        sizes.sort_unstable();
+        sizes
     }
 }

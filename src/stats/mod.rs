@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compute;
+pub mod heap_size;
 pub mod histogram;
 pub mod map_order;
 pub mod modules;

@@ -21,6 +21,8 @@
 //! - `fuzz_regressions`: every input the fuzzers found stays fixed.
 //! - `leftovers`: the temporary files and folders of SIGKILLed runs, removed by the next
 //!   run writing beside them when their process is gone; those of running ones kept.
+//! - `stats`: `memform stats` of every fixture capture against the `memray stats` of the
+//!   memray that wrote it, text and JSON, byte for byte; its command line.
 //! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
 //!   leaks reports equal memray's of the original; the command line of the format.
 
@@ -40,3 +42,4 @@ mod native_damage;
 mod older_versions;
 mod parquet_and_speedscope;
 mod pprof;
+mod stats;
