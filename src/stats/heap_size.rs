@@ -191,7 +191,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let address = (state >> 40) % 50_000 * 16;
             let size = (state >> 20) % 1000;
-            if (state >> 10) % 3 == 0 {
+            if (state >> 10).is_multiple_of(3) {
                 table.free(address);
                 if let Some(s) = map.remove(&address) {
                     current = current.wrapping_sub(s);
