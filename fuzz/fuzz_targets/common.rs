@@ -130,3 +130,22 @@ pub fn transform(bytes: &[u8]) {
         }
     }
 }
+
+/// `memform stats` on arbitrary input: the statistics' pass and both renderings, and its
+/// peak against the peak report's high-water mark (two passes, one heap).
+pub fn stats(bytes: &[u8]) {
+    let path = scratch(bytes);
+    let Ok(capture) = CaptureFile::open(&path) else { return };
+    let Ok(stats) = memform::stats::stats(&capture, 1 + bytes.len() % 12, 1, &mut Silent) else {
+        return;
+    };
+    let _ = memform::stats::render::text(&stats);
+    let _ = memform::stats::render::json(&stats);
+    let options = Options { high_water_mark: true, threads: 1 };
+    if let Ok(report) = analysis::compute(&capture, ReportMode::Peak, options, &mut Silent) {
+        if let Some(hwm) = report.high_water_mark {
+            assert_eq!(hwm.bytes, stats.peak_bytes);
+        }
+    }
+}
+

@@ -66,6 +66,28 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
         Err(memform::CaptureError::AlreadyAggregated { .. }) => {}
         Err(e) => failure = Some(e.to_string()),
     }
+    // The statistics' own pass: no panic, and the verdict of the reports (an aggregated
+    // capture has reports and no statistics); both renderings of what it computed.
+    match memform::stats::stats(&capture, 5, 1, &mut Silent) {
+        Ok(stats) => {
+            assert!(
+                failure.is_none(),
+                "{}: the reports failed ({failure:?}), the statistics did not",
+                path.display()
+            );
+            let _ = memform::stats::render::text(&stats);
+            let _ = memform::stats::render::json(&stats);
+        }
+        Err(memform::CaptureError::StatsOnAggregated { .. }) => {}
+        Err(e) => {
+            assert_clear_message(&e.to_string(), path, "stats");
+            assert!(
+                failure.is_some(),
+                "{}: the statistics failed ({e}), the reports did not",
+                path.display()
+            );
+        }
+    }
     if with_parquet {
         // The events dataset reads the capture by its own pass: it must fail (or not) just
         // as the reports do, leaving no folder.
