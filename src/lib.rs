@@ -7,6 +7,7 @@
 //! - [`report`] writes reports in memray's formats.
 //! - [`events`] writes the events dataset: every allocation with its lifetime, as tables.
 //! - [`aggregate`] rewrites a full capture as memray's aggregated capture.
+//! - [`stats`] computes and prints memray's statistics of a capture (`memform stats`).
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.

@@ -74,7 +74,9 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         e @ (Error::Capture(
             EngineCaptureError::TemporaryOnAggregated
             | EngineCaptureError::EventsOfAggregated { .. }
-            | EngineCaptureError::AlreadyAggregated { .. },
+            | EngineCaptureError::AlreadyAggregated { .. }
+            | EngineCaptureError::StatsOnAggregated { .. }
+            | EngineCaptureError::StatsWithoutHistogram { .. },
         )
         | Error::UnknownFormat(_)
         | Error::OutputIsCapture(_)

@@ -4,6 +4,7 @@
 //!
 //! - [`report_stream`]: one report's rows as an Arrow stream (see [`arrow_stream`]).
 //! - [`transform`]: one capture into one report file.
+//! - [`stats`]: memray's statistics of a capture, as its JSON document.
 //! - [`dataset_part`]: a capture's file in a Hive-partitioned dataset.
 //! - [`main`]: the `memform` command line, for the wheel's `memform` command.
 //! - Errors become Python exceptions in [`errors`].
@@ -102,6 +103,33 @@ fn transform(
     Ok((output, warning))
 }
 
+/// memray's statistics of `capture` with top lists of `num_largest`: the JSON document
+/// `memray stats --json` writes.
+#[pyfunction]
+#[pyo3(signature = (capture, *, num_largest = 5))]
+fn stats(py: Python<'_>, capture: PathBuf, num_largest: usize) -> PyResult<String> {
+    if num_largest == 0 {
+        return Err(PyValueError::new_err("num_largest must be at least 1"));
+    }
+    py.detach(|| -> Result<String, memform::Error> {
+        check_capture(&capture)?;
+        let file = CaptureFile::open(&capture)?;
+        let stats = memform::stats::stats(&file, num_largest, 0, &mut Silent)?;
+        memform::stats::render::json(&stats).ok_or_else(|| {
+            memform::CaptureError::StatsWithoutHistogram {
+                path: capture.clone(),
+                why: if stats.totals.count == 0 {
+                    "the capture has no allocations"
+                } else {
+                    "every allocation's size is 0 or 1"
+                },
+            }
+            .into()
+        })
+    })
+    .map_err(|e| to_py_err(py, e))
+}
+
 /// Where `capture`'s report goes in the Hive-partitioned dataset `dataset` (the rule of
 /// `memform transform parquet ... --dataset`).
 #[pyfunction]
@@ -123,6 +151,7 @@ fn _memform(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ReportStream>()?;
     m.add_function(wrap_pyfunction!(report_stream, m)?)?;
     m.add_function(wrap_pyfunction!(transform, m)?)?;
+    m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_part, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     Ok(())

@@ -4,6 +4,7 @@
   Parquet reports, the capture's metadata on the schema), handed over from Rust through the
   Arrow C data interface without a copy.
 - :func:`transform` writes a report file in any format, like ``memray transform``.
+- :func:`stats` gives memray's statistics of a capture (``memray stats --json``) as a dict.
 - :func:`dataset_part` says where a capture's report goes in a Hive-partitioned dataset
   (the layout of ``memform transform parquet CAPTURE... --dataset DIR``).
 
@@ -16,10 +17,11 @@ process was killed) is reported on from the records before it, with a
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import warnings
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from . import _memform
 from ._memform import CaptureError, ReportStream, __version__
@@ -37,6 +39,7 @@ __all__ = [
     "dataset_part",
     "report",
     "report_stream",
+    "stats",
     "transform",
 ]
 
@@ -144,6 +147,32 @@ def transform(
     )
     _warn(warning)
     return pathlib.Path(path)
+
+
+def stats(capture: PathLike, *, num_largest: int = 5) -> Dict[str, Any]:
+    """memray's statistics of ``capture``: the document ``memray stats --json`` writes, as
+    the memray that recorded the capture writes it (docs/stats.md), parsed.
+
+    Its keys: ``total_num_allocations`` and ``total_bytes_allocated`` (deallocations not
+    counted), ``allocation_size_histogram`` (ten bins of ``min_bytes``, ``max_bytes``,
+    ``count``), ``allocator_type_distribution`` (name to allocations, most first),
+    ``top_allocations_by_size`` and ``top_allocations_by_count`` (the ``num_largest``
+    locations, ``"function:file:line"``), from memray 1.20's captures
+    ``top_modules_by_allocation_size`` and ``top_modules_by_allocation_count``, and
+    ``metadata`` (its ``peak_memory`` is the heap's largest size).
+
+    Raises :class:`CaptureError` for a capture that cannot be read, ``ValueError`` for an
+    aggregated capture (it keeps no allocations to count) and for ``num_largest`` below 1.
+    The GIL is released while the capture is read.
+
+    >>> s = memform.stats("run.bin")  # doctest: +SKIP
+    >>> s["metadata"]["peak_memory"], s["top_allocations_by_size"][0]["location"]  # doctest: +SKIP
+    """
+    if num_largest < 1:
+        raise ValueError("num_largest must be at least 1")
+    document = _memform.stats(os.fspath(capture), num_largest=num_largest)
+    result: Dict[str, Any] = json.loads(document)
+    return result
 
 
 def dataset_part(dataset: PathLike, capture: PathLike) -> pathlib.Path:
