@@ -10,7 +10,6 @@ use crate::capture::{
     StreamEnd,
 };
 use crate::error::CaptureError;
-use crate::interner::FxIndexMap;
 use crate::progress::Progress;
 use crate::stacks::{Location, StackTable};
 use crate::stats::heap_size::HeapSize;
@@ -21,6 +20,72 @@ use crate::stats::map_order::MapOrder;
 pub struct Totals {
     pub count: u64,
     pub bytes: u64,
+}
+
+/// Stack ids per chunk of [`StackTotals`].
+const TOTALS_CHUNK_BITS: u32 = 16;
+const TOTALS_CHUNK: usize = 1 << TOTALS_CHUNK_BITS;
+
+/// Each allocating Python stack's totals, by stack id, and the stacks in order of their
+/// first allocation (what memray's location ids and its map of stacks follow): 16 bytes a
+/// stack of the tree, in chunks made as ids reach them (no doubling's slack or copy), and 4
+/// a stack that allocates. A capture of ten million distinct stacks keeps them in 200 MB.
+#[derive(Debug, Default)]
+pub struct StackTotals {
+    chunks: Vec<Vec<Totals>>,
+    first_seen: Vec<u32>,
+}
+
+impl StackTotals {
+    /// Counts an allocation of `size` bytes at `stack`.
+    #[inline]
+    pub fn add(&mut self, stack: u64, size: u64) {
+        // Stack ids are the tree's nodes, below 2^32 (DenseSet's bound).
+        let Ok(id) = u32::try_from(stack) else {
+            return;
+        };
+        let chunk = (id >> TOTALS_CHUNK_BITS) as usize;
+        if chunk >= self.chunks.len() {
+            self.chunks.resize_with(chunk + 1, Vec::new);
+        }
+        let chunk = &mut self.chunks[chunk];
+        if chunk.is_empty() {
+            *chunk = vec![Totals::default(); TOTALS_CHUNK];
+        }
+        let totals = &mut chunk[id as usize & (TOTALS_CHUNK - 1)];
+        if totals.count == 0 {
+            self.first_seen.push(id);
+        }
+        totals.count += 1;
+        totals.bytes = totals.bytes.wrapping_add(size);
+    }
+
+    /// The stacks and their totals, in order of first allocation.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Totals)> + '_ {
+        self.first_seen
+            .iter()
+            .map(|&id| (u64::from(id), self.get(u64::from(id))))
+    }
+
+    /// The totals of `stack` (none if it made no allocation).
+    pub fn get(&self, stack: u64) -> Totals {
+        let Ok(id) = usize::try_from(stack) else {
+            return Totals::default();
+        };
+        self.chunks
+            .get(id >> TOTALS_CHUNK_BITS)
+            .and_then(|c| c.get(id & (TOTALS_CHUNK - 1)))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.first_seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first_seen.is_empty()
+    }
 }
 
 /// What memray's statistics are computed from: everything of one pass over the capture.
@@ -37,9 +102,8 @@ pub struct Statistics {
     pub sizes: Vec<(u64, u64)>,
     /// Allocations by allocator, in the order memray's dict of them has (its C++ map's).
     pub allocators: Vec<(Allocator, u64)>,
-    /// Each allocating Python stack's totals, in order of its first allocation; stack 0
-    /// is "no Python stack".
-    pub stacks: FxIndexMap<u64, Totals>,
+    /// Each allocating Python stack's totals; stack 0 is "no Python stack".
+    pub stacks: StackTotals,
     pub stack_table: StackTable,
     pub end: StreamEnd,
 }
@@ -120,67 +184,71 @@ fn map_key(allocator: Allocator, legacy: bool) -> u8 {
 }
 
 impl Statistics {
-    /// The totals of every location, largest first by `key` and then by memray's id of the
-    /// location (its heap of `(value, location id)` pairs): the top locations are a prefix.
-    ///
-    /// `by_frame` (memray up to 1.18): a location is the leaf frame, its id the capture's
-    /// frame id; else a function, file and line, numbered in order of first appearance.
-    pub fn locations_by(
-        &mut self,
-        by_frame: bool,
-        key: impl Fn(&Totals) -> u64,
-    ) -> Vec<LocationTotals> {
-        // Key: the frame id, or the location's index in `locations`.
-        let mut by_location: FxIndexMap<u64, Totals> = FxIndexMap::default();
-        let mut locations: crate::interner::FxIndexSet<Location> = Default::default();
-        let mut no_stack = None;
-        for (&stack, totals) in &self.stacks {
-            let entry = match self.stack_table.tree.node(stack) {
-                Some((frame, _)) if by_frame => by_location.entry(frame).or_default(),
-                Some((frame, _)) => {
-                    let (index, _) = locations.insert_full(self.stack_table.location(frame));
-                    by_location.entry(index as u64).or_default()
+    /// The totals of every location, with memray's id of it. `by_frame` (memray up to
+    /// 1.18): a location is the leaf frame, its id the capture's frame id; else a function,
+    /// file and line, numbered in order of first appearance. Sort by `(total, id)`, largest
+    /// first (memray's heap of such pairs), for a top list.
+    pub fn location_totals(&mut self, by_frame: bool) -> Vec<LocationTotals> {
+        // Frame id to the index of its totals in `all`, filled as frames are met.
+        let mut slot_of_frame: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut index_of_location: FxHashMap<Location, usize> = FxHashMap::default();
+        let mut all: Vec<LocationTotals> = Vec::new();
+        let mut no_stack = Totals::default();
+        for (stack, totals) in self.stacks.iter() {
+            let Some((frame, _)) = self.stack_table.tree.node(stack) else {
+                no_stack.count += totals.count;
+                no_stack.bytes = no_stack.bytes.wrapping_add(totals.bytes);
+                continue;
+            };
+            let slot = match slot_of_frame.get(&frame) {
+                Some(&slot) => slot,
+                None => {
+                    let location = self.stack_table.location(frame);
+                    let slot = if by_frame {
+                        all.push(LocationTotals {
+                            id: Some(frame as usize),
+                            location: Some(location),
+                            totals: Totals::default(),
+                        });
+                        all.len() - 1
+                    } else {
+                        let next = index_of_location.len();
+                        let id = *index_of_location.entry(location.clone()).or_insert(next);
+                        if id == all.len() {
+                            all.push(LocationTotals {
+                                id: Some(id),
+                                location: Some(location),
+                                totals: Totals::default(),
+                            });
+                        }
+                        id
+                    };
+                    slot_of_frame.insert(frame, slot);
+                    slot
                 }
-                None => no_stack.get_or_insert_with(Totals::default),
             };
+            let entry = &mut all[slot].totals;
             entry.count += totals.count;
-            entry.bytes += totals.bytes;
+            entry.bytes = entry.bytes.wrapping_add(totals.bytes);
         }
-        let mut all: Vec<LocationTotals> = Vec::with_capacity(by_location.len() + 1);
-        for (key, totals) in by_location {
-            let location = if by_frame {
-                self.stack_table.location(key)
-            } else {
-                locations[key as usize].clone()
-            };
-            all.push(LocationTotals {
-                id: Some(key as usize),
-                location: Some(location),
-                totals,
-            });
-        }
-        if let Some(totals) = no_stack {
+        if no_stack.count > 0 {
             all.push(LocationTotals {
                 id: None,
                 location: None,
-                totals,
+                totals: no_stack,
             });
         }
-        all.sort_by_key(|l| std::cmp::Reverse((key(&l.totals), l.id)));
         all
     }
 
     /// The allocating stacks in the order memray iterates its map of them (keyed by stack
-    /// id, linked in order of each stack's first allocation).
-    pub fn stacks_in_map_order(&self) -> Vec<(u64, Totals)> {
+    /// id, linked in order of each stack's first allocation): iterate the result.
+    pub fn stacks_in_map_order(&self) -> MapOrder {
         let mut order = MapOrder::new();
-        for &stack in self.stacks.keys() {
+        for (stack, _) in self.stacks.iter() {
             order.insert_new(stack);
         }
         order
-            .iter()
-            .filter_map(|stack| Some((stack, *self.stacks.get(&stack)?)))
-            .collect()
     }
 }
 
@@ -198,9 +266,7 @@ struct Pass {
     by_allocator: [u64; 16],
     /// Allocators in order of their first allocation.
     allocator_first: Vec<Allocator>,
-    stacks: FxIndexMap<u64, Totals>,
-    /// The last stack counted and its index in `stacks`: runs of allocations share one.
-    last_stack: Option<(u64, usize)>,
+    stacks: StackTotals,
     heap: HeapSize,
 }
 
@@ -212,8 +278,7 @@ impl Default for Pass {
             sizes: FxHashMap::default(),
             by_allocator: [0; 16],
             allocator_first: Vec::new(),
-            stacks: FxIndexMap::default(),
-            last_stack: None,
+            stacks: StackTotals::default(),
             heap: HeapSize::default(),
         }
     }
@@ -256,21 +321,7 @@ impl Pass {
                 self.allocator_first.push(allocator);
             }
             *counted += 1;
-            let stack = stacks[row];
-            let index = match self.last_stack {
-                Some((last, index)) if last == stack => index,
-                _ => {
-                    let entry = self.stacks.entry(stack);
-                    let index = entry.index();
-                    entry.or_default();
-                    self.last_stack = Some((stack, index));
-                    index
-                }
-            };
-            if let Some((_, totals)) = self.stacks.get_index_mut(index) {
-                totals.count += 1;
-                totals.bytes = totals.bytes.wrapping_add(size);
-            }
+            self.stacks.add(stacks[row], size);
         }
     }
 

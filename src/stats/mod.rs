@@ -87,37 +87,28 @@ pub fn stats(
         s.allocators.iter().map(|&(a, n)| (a.name(), n)).collect();
     // Python's sort is stable: equal counts keep the map's order.
     allocators.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    let top = |s: &mut Statistics, by_count: bool| -> Vec<(LocationKey, u64)> {
-        s.locations_by(style.locations_by_frame, |t| {
-            if by_count {
-                t.count
-            } else {
-                t.bytes
-            }
-        })
-        .into_iter()
-        .take(num_largest)
-        .map(|l| {
-            let key = l.location.map(|l| {
-                (
-                    l.function.to_string(),
-                    l.file.to_string(),
-                    i64::from(l.line),
-                )
-            });
-            (
-                key,
-                if by_count {
-                    l.totals.count
-                } else {
-                    l.totals.bytes
-                },
-            )
-        })
-        .collect()
+    let locations = s.location_totals(style.locations_by_frame);
+    let top = |by_count: bool| -> Vec<(LocationKey, u64)> {
+        let value = |t: &Totals| if by_count { t.count } else { t.bytes };
+        let mut sorted: Vec<&compute::LocationTotals> = locations.iter().collect();
+        sorted.sort_by_key(|l| std::cmp::Reverse((value(&l.totals), l.id)));
+        sorted
+            .into_iter()
+            .take(num_largest)
+            .map(|l| {
+                let key = l.location.as_ref().map(|l| {
+                    (
+                        l.function.to_string(),
+                        l.file.to_string(),
+                        i64::from(l.line),
+                    )
+                });
+                (key, value(&l.totals))
+            })
+            .collect()
     };
-    let top_by_size = top(&mut s, false);
-    let top_by_count = top(&mut s, true);
+    let top_by_size = top(false);
+    let top_by_count = top(true);
     let (modules_by_size, modules_by_count) = if style.modules {
         top_modules(&mut s, num_largest)
     } else {
@@ -147,17 +138,45 @@ fn top_modules(s: &mut Statistics, n: usize) -> (Vec<ModuleTotals>, Vec<ModuleTo
         &s.header.site_packages,
         &s.header.sys_path,
     );
-    let mut modules: crate::interner::FxIndexMap<String, Totals> = Default::default();
-    for (stack, totals) in s.stacks_in_map_order() {
-        let frames = s.stack_table.stack(stack, 0);
-        let entry = modules
-            .entry(resolver.module_for_stack(&frames))
-            .or_default();
-        entry.count += totals.count;
-        entry.bytes += totals.bytes;
+    // Modules by id, in order of first production (a frame's module is worked out, once,
+    // when a stack first reaches it, and is that stack's), and each frame's module id
+    // (`None`: the standard library, passed over).
+    let mut names: crate::interner::FxIndexSet<String> = Default::default();
+    let mut totals_of: Vec<Totals> = Vec::new();
+    let mut of_frame: rustc_hash::FxHashMap<u64, Option<usize>> = Default::default();
+    let order = s.stacks_in_map_order();
+    for stack in order.iter() {
+        let totals = s.stacks.get(stack);
+        let mut node = stack;
+        let module = loop {
+            let Some((frame, parent)) = s.stack_table.tree.node(node) else {
+                break names.insert_full(modules::ROOT.to_string()).0;
+            };
+            let id = match of_frame.get(&frame) {
+                Some(&id) => id,
+                None => {
+                    let file = s.stack_table.location(frame).file;
+                    let id = resolver
+                        .module_of_file(&file)
+                        .map(|m| names.insert_full(m).0);
+                    of_frame.insert(frame, id);
+                    id
+                }
+            };
+            if let Some(id) = id {
+                break id;
+            }
+            node = parent;
+        };
+        if module >= totals_of.len() {
+            totals_of.resize(module + 1, Totals::default());
+        }
+        totals_of[module].count += totals.count;
+        totals_of[module].bytes = totals_of[module].bytes.wrapping_add(totals.bytes);
     }
-    let all: Vec<ModuleTotals> = modules
+    let all: Vec<ModuleTotals> = names
         .into_iter()
+        .zip(totals_of)
         .map(|(module, totals)| ModuleTotals { module, totals })
         .collect();
     let top = |key: fn(&Totals) -> u64| {

@@ -8,6 +8,9 @@ use std::path::{Component, Path, PathBuf};
 use crate::stacks::Location;
 use crate::stats::compute::Totals;
 
+/// The module of stacks with no frame outside the standard library, and of memray's own.
+pub const ROOT: &str = "<root>";
+
 /// A module's allocations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleTotals {
@@ -41,15 +44,21 @@ impl ModuleResolver {
 
     /// `get_module_for_stack`: `stack` leaf first.
     pub fn module_for_stack(&self, stack: &[Location]) -> String {
-        for frame in stack {
-            let (name, kind) = self.module_and_kind(&frame.file);
-            if kind == Kind::Stdlib {
-                continue;
-            }
-            let top = name.split('.').next().unwrap_or("");
-            return if top == "memray" { "<root>" } else { top }.to_string();
+        stack
+            .iter()
+            .find_map(|frame| self.module_of_file(&frame.file))
+            .unwrap_or_else(|| ROOT.to_string())
+    }
+
+    /// The module a frame in `file` gives its stack, or `None` for a file of the standard
+    /// library, which the walk from the leaf passes over.
+    pub fn module_of_file(&self, file: &str) -> Option<String> {
+        let (name, kind) = self.module_and_kind(file);
+        if kind == Kind::Stdlib {
+            return None;
         }
-        "<root>".to_string()
+        let top = name.split('.').next().unwrap_or("");
+        Some(if top == "memray" { ROOT } else { top }.to_string())
     }
 
     /// `_extract_module_name_and_type_impl`.
