@@ -42,9 +42,9 @@ fn location_text(location: &Option<(String, String, i64)>) -> String {
 }
 
 /// The text report, as memray prints it to a standard output that is not a terminal (the
-/// progress bar's blank line first). `None` where memray fails with a traceback: sizes from
-/// which it cannot draw the histogram ([`histogram::bins`]); the lines it printed before are
-/// then in the error.
+/// progress bar's blank line first). Where memray fails with a traceback (sizes from which
+/// it cannot draw the histogram, [`histogram::bins`]), `Err` with the lines it printed
+/// before failing.
 pub fn text(stats: &Stats) -> Result<String, String> {
     let style = stats.style;
     let fmt = |b| style.size_fmt(b);
