@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::capture::CaptureFile;
-use crate::error::{CaptureError, Error};
+use crate::error::Error;
 use crate::progress::Bar;
 use crate::report::output::PendingOutput;
-use crate::stats::{render, stats};
+use crate::stats::stats;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -89,16 +89,8 @@ fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> 
         options.threads,
         progress.as_mut(),
     )?;
-    let undrawable = || CaptureError::StatsWithoutHistogram {
-        path: capture.to_path_buf(),
-        why: if stats.totals.count == 0 {
-            "the capture has no allocations"
-        } else {
-            "every allocation's size is 0 or 1"
-        },
-    };
     let Some(target) = target else {
-        let text = render::text(&stats).map_err(|_| undrawable())?;
+        let text = stats.text(capture)?;
         let mut stdout = std::io::stdout().lock();
         let written = if many {
             writeln!(stdout, "==> {} <==", capture.display())
@@ -109,7 +101,7 @@ fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> 
         let _ = written.and_then(|()| stdout.write_all(text.as_bytes()));
         return Ok(());
     };
-    let document = render::json(&stats).ok_or_else(undrawable)?;
+    let document = stats.json(capture)?;
     let write = |source| Error::Write {
         path: target.clone(),
         source,

@@ -168,4 +168,18 @@ mod tests {
         assert_eq!(r[0], (0, 2, 13));
         assert_eq!(r[9], (31632, 100_032, 4));
     }
+
+    /// Where memray's statistics fail with a traceback, there are no bins: no sizes, only
+    /// size 0, or 1 as the only size above 0 (a step of 0). Text with no sizes at all is
+    /// memray's placeholder.
+    #[test]
+    fn no_bins_where_memray_fails() {
+        assert_eq!(bins(&[]), None);
+        assert_eq!(bins(&[(0, 4)]), None);
+        assert_eq!(bins(&[(0, 4), (1, 2)]), None);
+        assert!(bins(&[(1, 2), (2, 1)]).is_some());
+        let fmt = |b: u64| b.to_string();
+        assert_eq!(draw(&[], fmt).as_deref(), Some("<no data for histogram>"));
+        assert_eq!(draw(&[(1, 3)], fmt), None);
+    }
 }

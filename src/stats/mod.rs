@@ -74,6 +74,29 @@ pub struct Stats {
     pub modules_by_count: Vec<ModuleTotals>,
 }
 
+impl Stats {
+    /// The text report ([`render::text`]); where memray fails, the error that says why.
+    pub fn text(&self, capture: &std::path::Path) -> Result<String, CaptureError> {
+        render::text(self).map_err(|_| self.undrawable(capture))
+    }
+
+    /// The JSON document ([`render::json`]); where memray fails, the error that says why.
+    pub fn json(&self, capture: &std::path::Path) -> Result<String, CaptureError> {
+        render::json(self).ok_or_else(|| self.undrawable(capture))
+    }
+
+    fn undrawable(&self, capture: &std::path::Path) -> CaptureError {
+        CaptureError::StatsWithoutHistogram {
+            path: capture.to_path_buf(),
+            why: if self.totals.count == 0 {
+                "the capture has no allocations"
+            } else {
+                "every allocation's size is 0 or 1"
+            },
+        }
+    }
+}
+
 /// The statistics of `capture` with top lists of `num_largest`.
 pub fn stats(
     capture: &CaptureFile,

@@ -115,17 +115,7 @@ fn stats(py: Python<'_>, capture: PathBuf, num_largest: usize) -> PyResult<Strin
         check_capture(&capture)?;
         let file = CaptureFile::open(&capture)?;
         let stats = memform::stats::stats(&file, num_largest, 0, &mut Silent)?;
-        memform::stats::render::json(&stats).ok_or_else(|| {
-            memform::CaptureError::StatsWithoutHistogram {
-                path: capture.clone(),
-                why: if stats.totals.count == 0 {
-                    "the capture has no allocations"
-                } else {
-                    "every allocation's size is 0 or 1"
-                },
-            }
-            .into()
-        })
+        Ok(stats.json(&capture)?)
     })
     .map_err(|e| to_py_err(py, e))
 }
