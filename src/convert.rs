@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{self, Report, ReportMode};
-use crate::capture::{CaptureFile, StreamEnd};
+pub use crate::capture::end_warning;
+use crate::capture::CaptureFile;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::report::output::PendingOutput;
@@ -389,40 +390,6 @@ pub fn file_stem(name: &str) -> &str {
         Some(i) if i > 0 && i < name.len() - 1 => &name[..i],
         _ => name,
     }
-}
-
-/// A capture without a trailer is reported on, like memray does, from the records before
-/// the damage; this says so (`None` for a capture that ends properly), given how its record
-/// stream ended and how many allocation records came before.
-pub fn end_warning(
-    capture: &CaptureFile,
-    end: StreamEnd,
-    total_allocations: u64,
-) -> Option<String> {
-    let where_ = |offset: u64| {
-        if capture.is_compressed() {
-            format!("decompressed byte {offset}")
-        } else {
-            format!("byte {offset}")
-        }
-    };
-    let what = match end {
-        StreamEnd::Trailer => return None,
-        StreamEnd::Truncated { offset, mid_record } => format!(
-            "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
-            capture.path().display(),
-            where_(offset),
-            if mid_record { " inside a record" } else { "" },
-        ),
-        StreamEnd::Padding { offset } => format!(
-            "{}: zero padding at {} ends the record stream (was the process killed?)",
-            capture.path().display(),
-            where_(offset),
-        ),
-    };
-    Some(format!(
-        "{what}; reporting the {total_allocations} allocation records before it"
-    ))
 }
 
 /// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use lz4_flex::frame::FrameDecoder;
 use memmap2::Mmap;
 
+use crate::capture::StreamEnd;
 use crate::error::{CaptureError, Offset, ReadError};
 
 /// The LZ4 frame magic number, little-endian on disk.
@@ -362,6 +363,40 @@ impl<'a> ByteStream<'a> {
             }
         }
     }
+}
+
+/// A capture without a trailer is reported on, like memray does, from the records before
+/// the damage; this says so (`None` for a capture that ends properly), given how its record
+/// stream ended and how many allocation records came before.
+pub fn end_warning(
+    capture: &CaptureFile,
+    end: StreamEnd,
+    total_allocations: u64,
+) -> Option<String> {
+    let where_ = |offset: u64| {
+        if capture.is_compressed() {
+            format!("decompressed byte {offset}")
+        } else {
+            format!("byte {offset}")
+        }
+    };
+    let what = match end {
+        StreamEnd::Trailer => return None,
+        StreamEnd::Truncated { offset, mid_record } => format!(
+            "{}: the record stream ends at {}{} without a trailer (was the process killed?)",
+            capture.path().display(),
+            where_(offset),
+            if mid_record { " inside a record" } else { "" },
+        ),
+        StreamEnd::Padding { offset } => format!(
+            "{}: zero padding at {} ends the record stream (was the process killed?)",
+            capture.path().display(),
+            where_(offset),
+        ),
+    };
+    Some(format!(
+        "{what}; reporting the {total_allocations} allocation records before it"
+    ))
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> 
         options.threads,
         progress.as_mut(),
     )?;
+    if let Some(warning) = crate::capture::end_warning(&file, stats.end, stats.records) {
+        eprintln!("memform: warning: {warning}");
+    }
     let Some(target) = target else {
         let text = stats.text(capture)?;
         let mut stdout = std::io::stdout().lock();

@@ -72,6 +72,9 @@ pub struct Stats {
     pub top_by_count: Vec<(LocationKey, u64)>,
     pub modules_by_size: Vec<ModuleTotals>,
     pub modules_by_count: Vec<ModuleTotals>,
+    /// How the record stream ended (a killed capture's statistics are of the records before
+    /// its end, as memray's).
+    pub end: crate::capture::StreamEnd,
 }
 
 impl Stats {
@@ -149,6 +152,7 @@ pub fn stats(
         top_by_count,
         modules_by_size,
         modules_by_count,
+        end: s.end,
         header: s.header.clone(),
     })
 }

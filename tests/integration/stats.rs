@@ -67,6 +67,13 @@ fn every_fixture_capture_gives_memrays_statistics() {
             continue;
         }
         assert_eq!(o.status.code(), Some(0), "{case}: {}", stderr(&o));
+        // A killed capture's statistics are of the records before its end, said on stderr.
+        assert_eq!(
+            stderr(&o).contains("(was the process killed?)"),
+            case.contains("-killed-"),
+            "{case}: {}",
+            stderr(&o)
+        );
         let got = if json {
             std::fs::read(&out).unwrap()
         } else {
