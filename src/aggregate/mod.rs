@@ -40,7 +40,7 @@ use crate::analysis::pipeline::decode;
 use crate::analysis::reduction::Rows;
 use crate::capture::header::FileFormat;
 use crate::capture::{
-    read_header, AggregatedAllocation, CaptureFile, Decoder, EventBatch, Header, ImageSegments,
+    open_records, AggregatedAllocation, CaptureFile, Decoder, EventBatch, Header, ImageSegments,
     StreamEnd,
 };
 use crate::error::CaptureError;
@@ -87,8 +87,7 @@ pub fn aggregate(
     progress: &mut dyn Progress,
 ) -> Result<AggregatedCapture, CaptureError> {
     let path = capture.path();
-    let mut stream = capture.stream();
-    let header = read_header(&mut stream).map_err(|e| e.in_file(path))?;
+    let (stream, header) = open_records(capture)?;
     if header.file_format == FileFormat::AggregatedAllocations {
         return Err(CaptureError::AlreadyAggregated {
             path: path.to_path_buf(),

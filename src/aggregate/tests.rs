@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::analysis::{compute, Options, ReportMode};
 use crate::capture::cursor::Cursor;
+use crate::capture::read_header;
 use crate::progress::Silent;
 use crate::report::{Format, ParquetOptions};
 

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use crate::capture::{
-    read_header, ByteStream, CaptureFile, Decoder, FileFormat, Header, StreamEnd,
+    open_records, ByteStream, CaptureFile, Decoder, FileFormat, Header, StreamEnd,
 };
 use crate::error::CaptureError;
 use crate::progress::Progress;
@@ -67,18 +67,9 @@ pub struct Report {
     pub end: StreamEnd,
 }
 
-/// Opens the stream of `capture` and reads its header.
-fn open_stream<'a>(
-    capture: &'a CaptureFile,
-) -> Result<(crate::capture::ByteStream<'a>, Header), CaptureError> {
-    let mut stream = capture.stream();
-    let header = read_header(&mut stream).map_err(|e| e.in_file(capture.path()))?;
-    Ok((stream, header))
-}
-
 /// Reads only the header of `capture`.
 pub fn read_capture_header(capture: &CaptureFile) -> Result<Header, CaptureError> {
-    open_stream(capture).map(|(_, h)| h)
+    open_records(capture).map(|(_, h)| h)
 }
 
 /// Optional extra results of [`compute`].
@@ -100,7 +91,7 @@ pub fn compute(
     progress: &mut dyn Progress,
 ) -> Result<Report, CaptureError> {
     let path = capture.path();
-    let (stream, header) = open_stream(capture)?;
+    let (stream, header) = open_records(capture)?;
     let total_bytes = capture.file_len();
     if header.file_format == FileFormat::AggregatedAllocations {
         return compute_aggregated(stream, header, path, mode, progress, total_bytes);

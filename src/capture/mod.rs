@@ -17,6 +17,16 @@ use crate::error::{Offset, ReadError};
 use cursor::Cursor;
 use header::HeaderError;
 
+/// A stream over `capture`'s records and its header: the stream stands on the first record.
+/// Errors name the file.
+pub fn open_records(
+    capture: &CaptureFile,
+) -> Result<(ByteStream<'_>, Header), crate::error::CaptureError> {
+    let mut stream = capture.stream();
+    let header = read_header(&mut stream).map_err(|e| e.in_file(capture.path()))?;
+    Ok((stream, header))
+}
+
 /// Reads the header at the start of `stream`, refilling the window as needed. On success
 /// the stream stands on the first record.
 pub fn read_header(stream: &mut ByteStream<'_>) -> Result<Header, ReadError> {

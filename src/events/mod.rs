@@ -25,7 +25,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::analysis::heap::HighWaterMark;
 use crate::analysis::pipeline::decode;
-use crate::capture::{read_header, CaptureFile, Decoder, FileFormat, Header, StreamEnd};
+use crate::capture::{open_records, CaptureFile, Decoder, FileFormat, Header, StreamEnd};
 use crate::error::{CaptureError, Error};
 use crate::interner::FxIndexSet;
 use crate::progress::Progress;
@@ -105,8 +105,7 @@ pub fn write_dataset(
     progress: &mut dyn Progress,
 ) -> Result<EventsSummary, Error> {
     let path = capture.path();
-    let mut stream = capture.stream();
-    let header = read_header(&mut stream).map_err(|e| e.in_file(path))?;
+    let (stream, header) = open_records(capture)?;
     if header.file_format == FileFormat::AggregatedAllocations {
         return Err(CaptureError::EventsOfAggregated {
             path: path.to_path_buf(),

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::analysis::pipeline::decode;
 use crate::capture::{
-    read_header, Allocator, AllocatorKind, CaptureFile, Decoder, EventBatch, FileFormat, Header,
+    open_records, Allocator, AllocatorKind, CaptureFile, Decoder, EventBatch, FileFormat, Header,
     StreamEnd,
 };
 use crate::error::CaptureError;
@@ -20,6 +20,24 @@ use crate::stats::map_order::MapOrder;
 pub struct Totals {
     pub count: u64,
     pub bytes: u64,
+}
+
+impl Totals {
+    /// One allocation of `size` bytes more.
+    #[inline]
+    pub fn count_one(&mut self, size: u64) {
+        self.add(Totals {
+            count: 1,
+            bytes: size,
+        });
+    }
+
+    /// `other`'s allocations and bytes added (bytes wrap as memray's `size_t` sums do).
+    #[inline]
+    pub fn add(&mut self, other: Totals) {
+        self.count += other.count;
+        self.bytes = self.bytes.wrapping_add(other.bytes);
+    }
 }
 
 /// Stack ids per chunk of [`StackTotals`].
@@ -56,8 +74,7 @@ impl StackTotals {
         if totals.count == 0 {
             self.first_seen.push(id);
         }
-        totals.count += 1;
-        totals.bytes = totals.bytes.wrapping_add(size);
+        totals.count_one(size);
     }
 
     /// The stacks and their totals, in order of first allocation.
@@ -125,8 +142,7 @@ pub fn compute(
     progress: &mut dyn Progress,
 ) -> Result<Statistics, CaptureError> {
     let path = capture.path();
-    let mut stream = capture.stream();
-    let header = read_header(&mut stream).map_err(|e| e.in_file(path))?;
+    let (stream, header) = open_records(capture)?;
     if header.file_format == FileFormat::AggregatedAllocations {
         return Err(CaptureError::StatsOnAggregated {
             path: path.to_path_buf(),
@@ -143,21 +159,19 @@ pub fn compute(
     )
     .map_err(|e| e.in_file(path))?;
     progress.finish();
+    // Allocators are numbered as the capture's memray numbered them (1.19 renumbered).
     let legacy = header.version <= 11;
+    let keyed: Vec<(u64, Allocator)> = (pass.allocator_first.iter())
+        .map(|&a| (u64::from(map_key(a, legacy)), a))
+        .collect();
     let mut allocator_order = MapOrder::new();
-    for &a in &pass.allocator_first {
-        allocator_order.insert_new(u64::from(map_key(a, legacy)));
+    for &(key, _) in &keyed {
+        allocator_order.insert_new(key);
     }
     let allocators = allocator_order
         .iter()
-        .filter_map(|key| {
-            let a = pass
-                .allocator_first
-                .iter()
-                .copied()
-                .find(|&a| u64::from(map_key(a, legacy)) == key)?;
-            Some((a, pass.by_allocator[a.id() as usize]))
-        })
+        .filter_map(|key| keyed.iter().find(|&&(k, _)| k == key))
+        .map(|&(_, a)| (a, pass.by_allocator[a.id() as usize]))
         .collect();
     Ok(Statistics {
         records: decoder.allocations,
@@ -196,8 +210,7 @@ impl Statistics {
         let mut no_stack = Totals::default();
         for (stack, totals) in self.stacks.iter() {
             let Some((frame, _)) = self.stack_table.tree.node(stack) else {
-                no_stack.count += totals.count;
-                no_stack.bytes = no_stack.bytes.wrapping_add(totals.bytes);
+                no_stack.add(totals);
                 continue;
             };
             let slot = match slot_of_frame.get(&frame) {
@@ -227,9 +240,7 @@ impl Statistics {
                     slot
                 }
             };
-            let entry = &mut all[slot].totals;
-            entry.count += totals.count;
-            entry.bytes = entry.bytes.wrapping_add(totals.bytes);
+            all[slot].totals.add(totals);
         }
         if no_stack.count > 0 {
             all.push(LocationTotals {
@@ -310,8 +321,7 @@ impl Pass {
                     continue;
                 }
             }
-            self.totals.count += 1;
-            self.totals.bytes = self.totals.bytes.wrapping_add(size);
+            self.totals.count_one(size);
             match self.small_sizes.get_mut(size as usize) {
                 Some(n) => *n += 1,
                 None => *self.sizes.entry(size).or_default() += 1,

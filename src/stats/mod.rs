@@ -198,8 +198,7 @@ fn top_modules(s: &mut Statistics, n: usize) -> (Vec<ModuleTotals>, Vec<ModuleTo
         if module >= totals_of.len() {
             totals_of.resize(module + 1, Totals::default());
         }
-        totals_of[module].count += totals.count;
-        totals_of[module].bytes = totals_of[module].bytes.wrapping_add(totals.bytes);
+        totals_of[module].add(totals);
     }
     let all: Vec<ModuleTotals> = names
         .into_iter()
