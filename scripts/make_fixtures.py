@@ -90,6 +90,21 @@ def record(python, mode, capture):
     proc.wait()
 
 
+def run_memray(python, fmt, flags, out, capture):
+    """memray's output for `capture` in `fmt` (a transform format, or `stats` / `stats-json`)
+    written to `out`; the finished process, to tell a refusal. The text of `stats` is its
+    standard output."""
+    if fmt == "stats":
+        proc = subprocess.run([str(python), "-m", "memray", "stats", *flags, str(capture)],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            out.write_text(proc.stdout, encoding="utf-8")
+        return proc
+    command = ["stats", "--json"] if fmt == "stats-json" else ["transform", fmt]
+    return subprocess.run([str(python), "-m", "memray", *command, "-f", *flags, "-o", str(out), str(capture)],
+                          capture_output=True, text=True)
+
+
 def transform(python, name, capture, expected, formats):
     """memray's outputs (or refusals) for `capture` in `formats` and every report mode."""
     for fmt in formats:
@@ -98,21 +113,7 @@ def transform(python, name, capture, expected, formats):
             case = f"{name}-{fmt}-{report}"
             out = expected / f"{case}{suffix}"
             error = expected / f"{case}.error"
-            if fmt == "stats":
-                proc = subprocess.run([str(python), "-m", "memray", "stats", *flags, str(capture)],
-                                      capture_output=True, text=True)
-                if proc.returncode == 0:
-                    out.write_text(proc.stdout, encoding="utf-8")
-            elif fmt == "stats-json":
-                proc = subprocess.run(
-                    [str(python), "-m", "memray", "stats", "--json", "-f", *flags, "-o", str(out), str(capture)],
-                    capture_output=True, text=True,
-                )
-            else:
-                proc = subprocess.run(
-                    [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
-                    capture_output=True, text=True,
-                )
+            proc = run_memray(python, fmt, flags, out, capture)
             if proc.returncode != 0:
                 if out.exists():
                     out.unlink()

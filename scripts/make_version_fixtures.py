@@ -26,6 +26,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_fixtures import run_memray  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 WORKLOAD = FIXTURES / "workload.py"
@@ -97,22 +100,8 @@ def transform(python, name, capture, expected):
             for stale in (out, error):
                 if stale.exists():
                     stale.unlink()
-            if fmt == "stats":
-                proc = subprocess.run([str(python), "-m", "memray", "stats", *flags, str(capture)],
-                                      capture_output=True, text=True)
-                if proc.returncode == 0:
-                    out.write_text(proc.stdout, encoding="utf-8")
-            elif fmt == "stats-json":
-                # memray 1.7 has no --json: it refuses, and the refusal is the expected output.
-                proc = subprocess.run(
-                    [str(python), "-m", "memray", "stats", "--json", "-f", *flags, "-o", str(out), str(capture)],
-                    capture_output=True, text=True,
-                )
-            else:
-                proc = subprocess.run(
-                    [str(python), "-m", "memray", "transform", fmt, "-f", *flags, "-o", str(out), str(capture)],
-                    capture_output=True, text=True,
-                )
+            # memray 1.7 has no --json: it refuses, and the refusal is the expected output.
+            proc = run_memray(python, fmt, flags, out, capture)
             if proc.returncode != 0:
                 if out.exists():
                     out.unlink()
