@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{self, Report, ReportMode};
-pub use crate::capture::end_warning;
 use crate::capture::CaptureFile;
+pub use crate::capture::{check_capture, end_warning};
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::report::output::PendingOutput;
@@ -354,15 +354,6 @@ pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(),
         )));
     }
     Ok(())
-}
-
-/// The capture is an existing file ([`Error::CaptureNotFound`] otherwise).
-pub fn check_capture(capture: &Path) -> Result<(), Error> {
-    if capture.is_file() {
-        Ok(())
-    } else {
-        Err(Error::CaptureNotFound(capture.to_path_buf()))
-    }
 }
 
 /// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where

@@ -11,7 +11,7 @@ pub use allocator::{Allocator, AllocatorKind};
 pub use decoder::{AggregatedAllocation, Decoder, ImageSegments, StreamEnd};
 pub use events::{AllocationEvent, EventBatch, MemorySample};
 pub use header::{FileFormat, Header};
-pub use source::{end_warning, ByteStream, CaptureFile};
+pub use source::{check_capture, end_warning, ByteStream, CaptureFile};
 
 use crate::error::{Offset, ReadError};
 use cursor::Cursor;

@@ -365,6 +365,15 @@ impl<'a> ByteStream<'a> {
     }
 }
 
+/// The capture is an existing file ([`crate::Error::CaptureNotFound`] otherwise).
+pub fn check_capture(capture: &Path) -> Result<(), crate::Error> {
+    if capture.is_file() {
+        Ok(())
+    } else {
+        Err(crate::Error::CaptureNotFound(capture.to_path_buf()))
+    }
+}
+
 /// A capture without a trailer is reported on, like memray does, from the records before
 /// the damage; this says so (`None` for a capture that ends properly), given how its record
 /// stream ended and how many allocation records came before.

@@ -64,9 +64,7 @@ pub fn run(options: &StatsOptions) -> i32 {
 }
 
 fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> {
-    if !capture.is_file() {
-        return Err(Error::CaptureNotFound(capture.to_path_buf()));
-    }
+    crate::capture::check_capture(capture)?;
     let target = options
         .json
         .then(|| match (&options.output, &options.output_dir) {
