@@ -78,9 +78,11 @@ fn parse_num_largest(s: &str) -> Result<usize, String> {
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded, pprof; and, written alone, events (a folder of Parquet tables of every
-    /// allocation, default memray-events-<name>/) and aggregate (the capture rewritten as
-    /// memray's aggregated capture)
+    /// folded, pprof; stats (memray's statistics, the `memray stats --json` document,
+    /// default memray-stats-<capture name>.json; alone or beside reports, from the same
+    /// read); and, written alone, events (a folder of Parquet tables of every allocation,
+    /// default memray-events-<name>/) and aggregate (the capture rewritten as memray's
+    /// aggregated capture)
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
@@ -131,6 +133,9 @@ struct TransformArgs {
     /// [default: bytes]
     #[arg(long, value_name = "bytes|count", value_parser = parse_folded_value)]
     folded_value: Option<FoldedValue>,
+    /// Stats only: the top N locations and modules [default: 5]
+    #[arg(long, value_name = "N", value_parser = parse_num_largest)]
+    num_largest: Option<usize>,
 }
 
 fn parse_folded_value(s: &str) -> Result<FoldedValue, String> {
@@ -245,6 +250,11 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
             args.folded_value.is_some(),
             &[Format::Folded],
         ),
+        (
+            "--num-largest",
+            args.num_largest.is_some(),
+            &[Format::Stats],
+        ),
     ];
     for (flag, given, applies_to) in options {
         if given && !formats.iter().any(|f| applies_to.contains(f)) {
@@ -257,7 +267,7 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
             )));
         }
     }
-    if let Some(&format) = formats.iter().find(|f| !f.is_report()) {
+    if let Some(format) = crate::convert::modeless_format(&formats) {
         let modes = [
             ("--leaks", args.leaks),
             (
@@ -295,6 +305,9 @@ fn conversion(args: &TransformArgs, capture: &Path, formats: &[Format]) -> Conve
         conversion.row_group_size = rows;
     }
     conversion.folded_value = args.folded_value.unwrap_or_default();
+    if let Some(n) = args.num_largest {
+        conversion.num_largest = n;
+    }
     conversion.remove_on_signal = true;
     conversion
 }

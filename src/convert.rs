@@ -7,14 +7,17 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::analysis::pipeline::SideConsumer;
 use crate::analysis::{self, Report, ReportMode};
-use crate::capture::CaptureFile;
 pub use crate::capture::{check_capture, end_warning};
-use crate::error::Error;
+use crate::capture::{CaptureFile, EventBatch, FileFormat};
+use crate::error::{CaptureError, Error};
 use crate::progress::Progress;
 use crate::report::output::PendingOutput;
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::{FoldedValue, Format, ParquetOptions, ResolvedStacks, WriterOptions};
+use crate::stats::compute::StatsPass;
+use crate::stats::Stats;
 
 /// One report of a conversion: its format and its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,8 @@ pub struct Conversion {
     pub row_group_size: usize,
     /// Folded only: what a line's value counts.
     pub folded_value: FoldedValue,
+    /// Stats only: how many locations and modules each top list has at most.
+    pub num_largest: usize,
     /// Remove the temporary files on SIGINT, SIGTERM or SIGHUP (the command line's
     /// behaviour; a library inside another program leaves its signals alone).
     pub remove_on_signal: bool,
@@ -109,6 +114,7 @@ impl Conversion {
             compression: Codec::default(),
             row_group_size,
             folded_value: FoldedValue::default(),
+            num_largest: crate::stats::DEFAULT_NUM_LARGEST,
             remove_on_signal: false,
         }
     }
@@ -175,11 +181,13 @@ impl Conversion {
     pub fn run(&self, progress: &mut dyn Progress) -> Result<Converted, Error> {
         self.check()?;
         let capture = CaptureFile::open(&self.capture)?;
-        // The formats that are not reports are written alone (checked), each by its pass.
+        // The formats that are not reports are written alone (checked), each by its pass;
+        // so are the statistics when no report is asked for.
         if let [target] = self.targets.as_slice() {
             match target.format {
                 Format::Events => return self.write_events(&capture, target, progress),
                 Format::Aggregate => return self.write_aggregate(&capture, target, progress),
+                Format::Stats => return self.write_stats_alone(&capture, target, progress),
                 _ => {}
             }
         }
@@ -190,8 +198,14 @@ impl Conversion {
                 .any(|t| t.format.wants_high_water_mark()),
             threads: self.threads,
         };
-        let mut report = analysis::compute(&capture, self.mode, options, progress)?;
+        // The statistics, if asked for, count the batches the analysis reads.
+        let wants_stats = self.targets.iter().any(|t| t.format == Format::Stats);
+        let mut pass = StatsPass::default();
+        let mut count = |batch: &EventBatch| pass.consume(batch);
+        let side: Option<SideConsumer<'_>> = if wants_stats { Some(&mut count) } else { None };
+        let mut report = analysis::compute_with(&capture, self.mode, options, side, progress)?;
         let warning = end_warning(&capture, report.end, report.total_allocations);
+        let mut stats = wants_stats.then(|| self.stats_of_report(pass, &mut report));
         // Resolving fails only past 2^32 distinct stacks; then no report can be written.
         let stacks = ResolvedStacks::resolve(&mut report);
         let writer_options = WriterOptions {
@@ -205,17 +219,65 @@ impl Conversion {
         let reports = self
             .targets
             .iter()
-            .map(|target| match &stacks {
-                Ok(stacks) => self
+            .map(|target| match (&stacks, target.format) {
+                // One stats target at most (`check`): its statistics are taken once.
+                (_, Format::Stats) => match stats.take() {
+                    Some(stats) => self.write_stats(stats?, target),
+                    None => Err(Error::Usage("the stats format is listed twice".to_string())),
+                },
+                (Ok(stacks), _) => self
                     .write(&report, stacks, target, &writer_options)
                     .map(|()| target.output.clone()),
-                Err(e) => Err(Error::Write {
+                (Err(e), _) => Err(Error::Write {
                     path: target.output.clone(),
                     source: std::io::Error::new(e.kind(), e.to_string()),
                 }),
             })
             .collect();
         Ok(Converted { reports, warning })
+    }
+
+    /// The statistics that `pass` counted beside the analysis of `report` (none for an
+    /// aggregated capture: [`CaptureError::StatsOnAggregated`]).
+    fn stats_of_report(&self, pass: StatsPass, report: &mut Report) -> Result<Stats, CaptureError> {
+        if report.header.file_format == FileFormat::AggregatedAllocations {
+            return Err(CaptureError::StatsOnAggregated {
+                path: self.capture.clone(),
+            });
+        }
+        let statistics = pass.finish(report.header.clone(), report.total_allocations, report.end);
+        Ok(crate::stats::summarize(
+            statistics,
+            &mut report.stacks,
+            self.num_largest,
+        ))
+    }
+
+    /// Writes the statistics of `capture` alone ([`crate::stats`]: their own pass, which
+    /// needs no analysis) into `target`'s file.
+    fn write_stats_alone(
+        &self,
+        capture: &CaptureFile,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Converted, Error> {
+        let stats = crate::stats::stats(capture, self.num_largest, self.threads, progress)?;
+        let warning = end_warning(capture, stats.end, stats.records);
+        Ok(Converted {
+            reports: vec![self.write_stats(stats, target)],
+            warning,
+        })
+    }
+
+    /// Writes the JSON document of `stats` into `target`'s file (where memray could not draw
+    /// it, the error that says why).
+    fn write_stats(&self, stats: Stats, target: &Target) -> Result<PathBuf, Error> {
+        let document = stats.json(&self.capture)?;
+        self.write_with(target, |file| {
+            use std::io::Write as _;
+            file.write_all(document.as_bytes())
+        })
+        .map(|()| target.output.clone())
     }
 
     /// Writes the events dataset of `capture` ([`crate::events`]) into `target`'s folder.
@@ -328,38 +390,51 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, Error> {
 pub fn why_no_report_mode(format: Format) -> &'static str {
     match format {
         Format::Aggregate => "an aggregated capture keeps both the peak and the leaks",
+        Format::Stats => "its statistics count every allocation of the capture",
         _ => "it holds every allocation",
     }
 }
 
-/// The rules of the formats that are not reports ([`Format::is_report`]): written alone,
-/// and in no report mode.
+/// The format of `formats` that a report mode does not apply to: one written alone, or,
+/// when no report is listed beside it, the statistics.
+pub fn modeless_format(formats: &[Format]) -> Option<Format> {
+    let alone = formats.iter().find(|f| f.is_written_alone());
+    let no_report = !formats.iter().any(|f| f.is_report());
+    alone.or(formats.first().filter(|_| no_report)).copied()
+}
+
+/// The rules of the formats that are not reports ([`Format::is_report`]): the events
+/// dataset and the aggregated capture are written alone; they and the statistics alone are
+/// in no report mode (beside reports, the statistics are the same in every mode).
 pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(), Error> {
-    let Some(&format) = formats.iter().find(|f| !f.is_report()) else {
-        return Ok(());
-    };
-    if formats.len() > 1 {
-        let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
-        return Err(Error::Usage(format!(
-            "the {} format is written alone, not in a list ({})",
-            format.name(),
-            names.join(",")
-        )));
+    if let Some(&format) = formats.iter().find(|f| f.is_written_alone()) {
+        if formats.len() > 1 {
+            let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+            return Err(Error::Usage(format!(
+                "the {} format is written alone, not in a list ({})",
+                format.name(),
+                names.join(",")
+            )));
+        }
     }
-    if mode != ReportMode::Peak {
-        return Err(Error::Usage(format!(
+    match modeless_format(formats) {
+        Some(format) if mode != ReportMode::Peak => Err(Error::Usage(format!(
             "--leaks and the temporary-allocation options do not apply to the {} format ({})",
             format.name(),
             why_no_report_mode(format)
-        )));
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where
 /// `<name>` is the capture's file name with its suffix replaced and a `memray-` prefix
-/// dropped.
+/// dropped; for the statistics, the name `memray stats --json` gives them
+/// ([`crate::stats::default_json_path`]).
 pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
+    if format == Format::Stats {
+        return crate::stats::default_json_path(capture);
+    }
     let name = capture
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -445,6 +520,11 @@ mod tests {
             p("memray-app.123.bin", Format::Aggregate),
             PathBuf::from("memray-aggregate-app.123.bin")
         );
+        // `memray stats --json`'s name: the whole file name, suffix kept.
+        assert_eq!(
+            p("dir/memray-app.123.bin", Format::Stats),
+            PathBuf::from("dir/memray-stats-app.123.bin.json")
+        );
     }
 
     #[test]
@@ -488,6 +568,16 @@ mod tests {
         c = Conversion::new(&capture, Format::Aggregate);
         assert!(c.check().is_ok());
         c.mode = ReportMode::Leaks;
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        // The statistics join reports in any mode, and take none alone.
+        c = Conversion::with_formats(&capture, &[Format::Csv, Format::Stats]);
+        c.mode = ReportMode::Leaks;
+        assert!(c.check().is_ok());
+        c = Conversion::new(&capture, Format::Stats);
+        assert!(c.check().is_ok());
+        c.mode = ReportMode::Temporary { threshold: 1 };
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::with_formats(&capture, &[Format::Stats, Format::Events]);
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -123,7 +123,7 @@ pub fn transform(bytes: &[u8]) {
             &mut |_| {},
         )
     };
-    if decode_inline(Decoder::new(&header), stream, consume, &mut Silent).is_ok() {
+    if decode_inline(Decoder::new(&header), stream, consume, None, &mut Silent).is_ok() {
         lifetimes.finish(&mut |_, l| assert!(l.freed_at.is_none()));
         if let Some(hwm) = report.high_water_mark {
             assert_eq!(hwm, lifetimes.high_water_mark());
@@ -141,11 +141,20 @@ pub fn stats(bytes: &[u8]) {
     };
     let _ = memform::stats::render::text(&stats);
     let _ = memform::stats::render::json(&stats);
+    // The same statistics counted beside the peak report's analysis (`transform
+    // csv,stats`), whose high-water mark is the statistics' peak.
     let options = Options { high_water_mark: true, threads: 1 };
-    if let Ok(report) = analysis::compute(&capture, ReportMode::Peak, options, &mut Silent) {
+    let mut pass = memform::stats::compute::StatsPass::default();
+    let mut count = |b: &memform::capture::EventBatch| pass.consume(b);
+    let computed =
+        analysis::compute_with(&capture, ReportMode::Peak, options, Some(&mut count), &mut Silent);
+    if let Ok(mut report) = computed {
         if let Some(hwm) = report.high_water_mark {
             assert_eq!(hwm.bytes, stats.peak_bytes);
         }
+        let statistics = pass.finish(report.header.clone(), report.total_allocations, report.end);
+        let beside = memform::stats::summarize(statistics, &mut report.stacks, stats.num_largest);
+        assert_eq!(memform::stats::render::json(&beside), memform::stats::render::json(&stats));
     }
 }
 

@@ -101,6 +101,7 @@ pub fn aggregate(
         Decoder::new(&header),
         stream,
         &mut |b| consume(&mut heap, &mut snapshots, b),
+        None,
         progress,
     )
     .map_err(|e| e.in_file(path))?;

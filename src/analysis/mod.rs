@@ -23,7 +23,7 @@ use crate::error::CaptureError;
 use crate::progress::Progress;
 use crate::stacks::{NativeStacks, StackTable};
 use heap::{HeapTracker, HighWaterMark};
-use pipeline::decode;
+use pipeline::{decode, SideConsumer};
 use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
 
@@ -90,6 +90,19 @@ pub fn compute(
     options: Options,
     progress: &mut dyn Progress,
 ) -> Result<Report, CaptureError> {
+    compute_with(capture, mode, options, None, progress)
+}
+
+/// Computes the `mode` report of `capture`, handing every event batch to `side` as well
+/// (on a thread of its own when there are two: [`pipeline::decode`]); the side consumer
+/// sees no batch of an aggregated capture, which has none.
+pub fn compute_with(
+    capture: &CaptureFile,
+    mode: ReportMode,
+    options: Options,
+    side: Option<SideConsumer<'_>>,
+    progress: &mut dyn Progress,
+) -> Result<Report, CaptureError> {
     let path = capture.path();
     let (stream, header) = open_records(capture)?;
     let total_bytes = capture.file_len();
@@ -115,6 +128,7 @@ pub fn compute(
                 t.consume(b);
             }
         },
+        side,
         progress,
     )
     .map_err(|e| e.in_file(path))?;

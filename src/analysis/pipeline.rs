@@ -10,7 +10,7 @@
 //! reuse.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use crate::capture::events::Columns;
 use crate::capture::{ByteStream, Decoder, EventBatch, StreamEnd};
@@ -20,30 +20,37 @@ use crate::progress::Progress;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 2;
 
+/// A second consumer of the same batches (the statistics beside a report's analysis),
+/// run on a thread of its own when there are two.
+pub type SideConsumer<'s> = &'s mut (dyn FnMut(&EventBatch) + Send);
+
 /// Runs `decoder` over `stream` as `threads` says (see [`crate::analysis::Options::threads`]):
 /// on this thread for 1 ([`decode_inline`]), with a second one otherwise
-/// ([`decode_in_background`]).
+/// ([`decode_in_background`]). `side`, if any, sees every batch too, after `consume`.
 pub fn decode(
     threads: usize,
     decoder: Decoder,
     stream: ByteStream<'_>,
     consume: &mut dyn FnMut(&EventBatch),
+    side: Option<SideConsumer<'_>>,
     progress: &mut dyn Progress,
 ) -> Result<(Decoder, StreamEnd), ReadError> {
     if threads == 1 {
-        decode_inline(decoder, stream, consume, progress)
+        decode_inline(decoder, stream, consume, side, progress)
     } else {
-        decode_in_background(decoder, stream, consume, progress)
+        decode_in_background(decoder, stream, consume, side, progress)
     }
 }
 
 /// Runs `decoder` over `stream` on a background thread and calls `consume` on every batch,
-/// in order, on this one. Returns the decoder, holding the
+/// in order, on this one; `side`, if any, on a third thread, each batch shared between
+/// the two and handed back once both are done with it. Returns the decoder, holding the
 /// interned stacks and thread names, and how the stream ended.
 pub fn decode_in_background(
     mut decoder: Decoder,
     mut stream: ByteStream<'_>,
     consume: &mut dyn FnMut(&EventBatch),
+    side: Option<SideConsumer<'_>>,
     progress: &mut dyn Progress,
 ) -> Result<(Decoder, StreamEnd), ReadError> {
     let position = AtomicU64::new(0);
@@ -63,9 +70,33 @@ pub fn decode_in_background(
             );
             end.map(|end| (decoder, end))
         });
+        let (side_tx, side_worker) = match side {
+            Some(side) => {
+                let (tx, rx) = mpsc::sync_channel::<Arc<Recycled>>(IN_FLIGHT);
+                let worker = scope.spawn(move || {
+                    for shared in rx {
+                        side(&shared);
+                    }
+                });
+                (Some(tx), Some(worker))
+            }
+            None => (None, None),
+        };
         for batch in batches_rx {
-            consume_and_recycle(batch, consume, &spare_tx);
+            let shared = Arc::new(Recycled::new(batch, &spare_tx));
+            if let Some(tx) = &side_tx {
+                // The receiver only goes away if the side consumer panicked (joined below).
+                let _ = tx.send(Arc::clone(&shared));
+            }
+            consume(&shared);
+            drop(shared);
             progress.update(position.load(Ordering::Relaxed));
+        }
+        drop(side_tx);
+        if let Some(side_worker) = side_worker {
+            if let Err(panic) = side_worker.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
         match worker.join() {
             Ok(result) => result,
@@ -74,33 +105,107 @@ pub fn decode_in_background(
     })
 }
 
-/// Runs `decoder` over `stream` on this thread, calling `consume` on every batch as it is
-/// finished. Same results as [`decode_in_background`].
+/// Runs `decoder` over `stream` on this thread, calling `consume` (then `side`) on every
+/// batch as it is finished. Same results as [`decode_in_background`].
 pub fn decode_inline(
     mut decoder: Decoder,
     mut stream: ByteStream<'_>,
     consume: &mut dyn FnMut(&EventBatch),
+    mut side: Option<SideConsumer<'_>>,
     progress: &mut dyn Progress,
 ) -> Result<(Decoder, StreamEnd), ReadError> {
     let (spare_tx, spare_rx) = mpsc::channel();
     decoder.recycle_batches_from(spare_rx);
     let end = decoder.run(
         &mut stream,
-        &mut |batch| consume_and_recycle(batch, consume, &spare_tx),
+        &mut |batch| {
+            let recycled = Recycled::new(batch, &spare_tx);
+            consume(&recycled);
+            if let Some(side) = &mut side {
+                side(&recycled);
+            }
+        },
         &mut |p| progress.update(p),
     )?;
     Ok((decoder, end))
 }
 
-/// Hands `batch` to `consume`, then its columns back to the decoder for the next batches.
-fn consume_and_recycle(
-    batch: EventBatch,
-    consume: &mut dyn FnMut(&EventBatch),
-    spare: &mpsc::Sender<Columns>,
-) {
-    consume(&batch);
-    if let Some(columns) = batch.into_columns() {
-        // The decoder only stops listening once it has finished.
-        let _ = spare.send(columns);
+/// A batch on its way through the consumers: when the last of them drops it, its columns
+/// go back to the decoder for the next batches.
+struct Recycled {
+    /// Taken only when it is dropped.
+    batch: Option<EventBatch>,
+    spare: mpsc::Sender<Columns>,
+}
+
+impl Recycled {
+    fn new(batch: EventBatch, spare: &mpsc::Sender<Columns>) -> Recycled {
+        Recycled {
+            batch: Some(batch),
+            spare: spare.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Recycled {
+    type Target = EventBatch;
+
+    fn deref(&self) -> &EventBatch {
+        self.batch
+            .as_ref()
+            .expect("a batch is taken only when it is dropped")
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        if let Some(columns) = self.batch.take().and_then(EventBatch::into_columns) {
+            // The decoder only stops listening once it has finished.
+            let _ = self.spare.send(columns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{open_records, CaptureFile};
+    use crate::progress::Silent;
+
+    /// What a consumer saw: each batch's first event, length and bytes.
+    type Seen = Vec<(u64, usize, u64)>;
+
+    fn seen(batch: &EventBatch, into: &mut Seen) {
+        let bytes = batch.size.values().iter().sum();
+        into.push((batch.first_seq, batch.len(), bytes));
+    }
+
+    /// The main and the side consumer see the same batches in the same order, on one
+    /// thread or on their own, and so do both ways of sharing the cores.
+    #[test]
+    fn side_consumer_sees_every_batch_in_order() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/captures/v1.20.0-py3.11-mixed.bin");
+        let capture = CaptureFile::open(&path).expect("capture");
+        let run = |threads| {
+            let (stream, header) = open_records(&capture).expect("records");
+            let (mut main, mut side) = (Seen::new(), Seen::new());
+            let mut on_side = |b: &EventBatch| seen(b, &mut side);
+            let (decoder, _) = decode(
+                threads,
+                Decoder::new(&header),
+                stream,
+                &mut |b| seen(b, &mut main),
+                Some(&mut on_side),
+                &mut Silent,
+            )
+            .expect("decoded");
+            assert_eq!(main, side, "threads {threads}");
+            let events: usize = main.iter().map(|&(_, n, _)| n).sum();
+            assert_eq!(events as u64, decoder.allocations, "threads {threads}");
+            assert!(events > 1000, "{events} events");
+            main
+        };
+        assert_eq!(run(1), run(2));
     }
 }

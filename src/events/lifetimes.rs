@@ -366,6 +366,7 @@ mod tests {
                     heap.consume(b);
                     lifetimes.consume(b, &mut |_, _| {}, &mut |_| {});
                 },
+                None,
                 &mut Silent,
             )
             .expect("decoded");

@@ -153,6 +153,7 @@ pub fn write_dataset(
                     &mut |s| samples.push(s),
                 );
             },
+            None,
             progress,
         )
         .map_err(|e| e.in_file(path))?;

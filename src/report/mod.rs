@@ -124,6 +124,9 @@ pub enum Format {
     /// `memray run --aggregate` writes), by its own pass over the capture
     /// ([`crate::aggregate`]).
     Aggregate,
+    /// Not a report: memray's statistics of the whole capture, the document `memray stats
+    /// --json` writes ([`crate::stats`]); beside reports, counted from the same read.
+    Stats,
 }
 
 impl Format {
@@ -140,7 +143,7 @@ impl Format {
     ];
 
     /// Every format: the reports, then those made of the whole capture by their own pass.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
@@ -149,13 +152,20 @@ impl Format {
         Format::Pprof,
         Format::Events,
         Format::Aggregate,
+        Format::Stats,
     ];
 
     /// Whether it is a report of one mode (peak, leaks, temporary), written by a
-    /// [`ReportWriter`] from an analysis; the others are made of the whole capture, each
-    /// by its own pass, in no report mode, and written alone.
+    /// [`ReportWriter`] from an analysis; the others are made of the whole capture, in no
+    /// report mode (see [`Format::is_written_alone`]).
     pub fn is_report(self) -> bool {
         Format::REPORTS.contains(&self)
+    }
+
+    /// Whether it is written alone, by its own pass over the capture (the events dataset
+    /// and the aggregated capture); the statistics can also join reports' read.
+    pub fn is_written_alone(self) -> bool {
+        matches!(self, Format::Events | Format::Aggregate)
     }
 
     /// Whether its output is a folder rather than a file.
@@ -180,6 +190,7 @@ impl Format {
             Format::Pprof => "pprof",
             Format::Events => "events",
             Format::Aggregate => "aggregate",
+            Format::Stats => "stats",
         }
     }
 
@@ -194,6 +205,7 @@ impl Format {
             Format::Pprof => ".pb.gz",
             Format::Events => "",
             Format::Aggregate => ".bin",
+            Format::Stats => ".json",
         }
     }
 
@@ -229,7 +241,7 @@ impl Format {
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
             Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
-            Format::Events | Format::Aggregate => Box::new(NotAReport(self)),
+            Format::Events | Format::Aggregate | Format::Stats => Box::new(NotAReport(self)),
         }
     }
 

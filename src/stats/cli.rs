@@ -9,7 +9,7 @@ use crate::capture::CaptureFile;
 use crate::error::Error;
 use crate::progress::Bar;
 use crate::report::output::PendingOutput;
-use crate::stats::stats;
+use crate::stats::{default_json_path, stats};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -22,18 +22,6 @@ pub struct StatsOptions {
     pub force: bool,
     pub quiet: bool,
     pub threads: usize,
-}
-
-/// memray's default name of the JSON document of `capture`: `memray-stats-<name>.json`
-/// beside it (a leading `memray-` of the name dropped).
-pub fn default_json_path(capture: &Path) -> PathBuf {
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = format!("{name}.json");
-    let name = name.strip_prefix("memray-").unwrap_or(&name);
-    capture.with_file_name(format!("memray-stats-{name}"))
 }
 
 /// Runs the command; the exit code: 0, or 1 if a capture failed (each failure one line on

@@ -119,9 +119,9 @@ pub struct Statistics {
     pub sizes: Vec<(u64, u64)>,
     /// Allocations by allocator, in the order memray's dict of them has (its C++ map's).
     pub allocators: Vec<(Allocator, u64)>,
-    /// Each allocating Python stack's totals; stack 0 is "no Python stack".
+    /// Each allocating Python stack's totals; stack 0 is "no Python stack". The stacks
+    /// are the decoder's ([`StackTable`]), kept by whoever ran it.
     pub stacks: StackTotals,
-    pub stack_table: StackTable,
     pub end: StreamEnd,
 }
 
@@ -134,13 +134,13 @@ pub struct LocationTotals {
     pub totals: Totals,
 }
 
-/// Reads `capture` once and gathers its statistics. Aggregated captures have none
-/// ([`CaptureError::StatsOnAggregated`]).
+/// Reads `capture` once and gathers its statistics, with the stacks its allocations name.
+/// Aggregated captures have none ([`CaptureError::StatsOnAggregated`]).
 pub fn compute(
     capture: &CaptureFile,
     threads: usize,
     progress: &mut dyn Progress,
-) -> Result<Statistics, CaptureError> {
+) -> Result<(Statistics, StackTable), CaptureError> {
     let path = capture.path();
     let (stream, header) = open_records(capture)?;
     if header.file_format == FileFormat::AggregatedAllocations {
@@ -149,41 +149,19 @@ pub fn compute(
         });
     }
     progress.phase("Computing statistics", capture.file_len());
-    let mut pass = Pass::default();
+    let mut pass = StatsPass::default();
     let (decoder, end) = decode(
         threads,
         Decoder::new(&header),
         stream,
         &mut |batch| pass.consume(batch),
+        None,
         progress,
     )
     .map_err(|e| e.in_file(path))?;
     progress.finish();
-    // Allocators are numbered as the capture's memray numbered them (1.19 renumbered).
-    let legacy = header.version <= 11;
-    let keyed: Vec<(u64, Allocator)> = (pass.allocator_first.iter())
-        .map(|&a| (u64::from(map_key(a, legacy)), a))
-        .collect();
-    let mut allocator_order = MapOrder::new();
-    for &(key, _) in &keyed {
-        allocator_order.insert_new(key);
-    }
-    let allocators = allocator_order
-        .iter()
-        .filter_map(|key| keyed.iter().find(|&&(k, _)| k == key))
-        .map(|&(_, a)| (a, pass.by_allocator[a.id() as usize]))
-        .collect();
-    Ok(Statistics {
-        records: decoder.allocations,
-        totals: pass.totals,
-        peak_bytes: pass.heap.peak(),
-        sizes: pass.sizes(),
-        allocators,
-        stacks: pass.stacks,
-        stack_table: decoder.stacks,
-        header,
-        end,
-    })
+    let records = decoder.allocations;
+    Ok((pass.finish(header, records, end), decoder.stacks))
 }
 
 /// memray's number of an allocator in the capture's memray (the key of its map).
@@ -202,21 +180,25 @@ impl Statistics {
     /// 1.18): a location is the leaf frame, its id the capture's frame id; else a function,
     /// file and line, numbered in order of first appearance. Sort by `(total, id)`, largest
     /// first (memray's heap of such pairs), for a top list.
-    pub fn location_totals(&mut self, by_frame: bool) -> Vec<LocationTotals> {
+    pub fn location_totals(
+        &self,
+        stack_table: &mut StackTable,
+        by_frame: bool,
+    ) -> Vec<LocationTotals> {
         // Frame id to the index of its totals in `all`, filled as frames are met.
         let mut slot_of_frame: FxHashMap<u64, usize> = FxHashMap::default();
         let mut index_of_location: FxHashMap<Location, usize> = FxHashMap::default();
         let mut all: Vec<LocationTotals> = Vec::new();
         let mut no_stack = Totals::default();
         for (stack, totals) in self.stacks.iter() {
-            let Some((frame, _)) = self.stack_table.tree.node(stack) else {
+            let Some((frame, _)) = stack_table.tree.node(stack) else {
                 no_stack.add(totals);
                 continue;
             };
             let slot = match slot_of_frame.get(&frame) {
                 Some(&slot) => slot,
                 None => {
-                    let location = self.stack_table.location(frame);
+                    let location = stack_table.location(frame);
                     let slot = if by_frame {
                         all.push(LocationTotals {
                             id: Some(frame as usize),
@@ -268,8 +250,10 @@ const SMALL_SIZES: usize = 4096;
 /// How many events ahead an address's slot is prefetched.
 const PREFETCH_DISTANCE: usize = 32;
 
-/// What the pass keeps as it goes.
-struct Pass {
+/// The statistics' consumer of a capture's event batches: what it keeps as the batches go
+/// by, turned into [`Statistics`] at the end ([`StatsPass::finish`]). [`compute`] runs it
+/// alone; a conversion runs it beside a report's analysis, on the same batches.
+pub struct StatsPass {
     totals: Totals,
     small_sizes: Vec<u64>,
     sizes: FxHashMap<u64, u64>,
@@ -281,9 +265,9 @@ struct Pass {
     heap: HeapSize,
 }
 
-impl Default for Pass {
+impl Default for StatsPass {
     fn default() -> Self {
-        Pass {
+        StatsPass {
             totals: Totals::default(),
             small_sizes: vec![0; SMALL_SIZES],
             sizes: FxHashMap::default(),
@@ -295,8 +279,9 @@ impl Default for Pass {
     }
 }
 
-impl Pass {
-    fn consume(&mut self, batch: &EventBatch) {
+impl StatsPass {
+    /// Counts the allocations of `batch`, the batches in the capture's order.
+    pub fn consume(&mut self, batch: &EventBatch) {
         let addresses = batch.address.values();
         let sizes = batch.size.values();
         let allocators = batch.allocator.values();
@@ -332,6 +317,35 @@ impl Pass {
             }
             *counted += 1;
             self.stacks.add(stacks[row], size);
+        }
+    }
+
+    /// The statistics of the batches consumed: `records` allocation records were decoded
+    /// (deallocations included) from the capture of `header`, whose stream ended as `end`.
+    pub fn finish(self, header: Header, records: u64, end: StreamEnd) -> Statistics {
+        // Allocators are numbered as the capture's memray numbered them (1.19 renumbered).
+        let legacy = header.version <= 11;
+        let keyed: Vec<(u64, Allocator)> = (self.allocator_first.iter())
+            .map(|&a| (u64::from(map_key(a, legacy)), a))
+            .collect();
+        let mut allocator_order = MapOrder::new();
+        for &(key, _) in &keyed {
+            allocator_order.insert_new(key);
+        }
+        let allocators = allocator_order
+            .iter()
+            .filter_map(|key| keyed.iter().find(|&&(k, _)| k == key))
+            .map(|&(_, a)| (a, self.by_allocator[a.id() as usize]))
+            .collect();
+        Statistics {
+            records,
+            totals: self.totals,
+            peak_bytes: self.heap.peak(),
+            sizes: self.sizes(),
+            allocators,
+            stacks: self.stacks,
+            header,
+            end,
         }
     }
 

@@ -11,9 +11,12 @@ pub mod map_order;
 pub mod modules;
 pub mod render;
 
+use std::path::{Path, PathBuf};
+
 use crate::capture::{CaptureFile, Header};
 use crate::error::CaptureError;
 use crate::progress::Progress;
+use crate::stacks::StackTable;
 use compute::{Statistics, Totals};
 use modules::{ModuleResolver, ModuleTotals};
 
@@ -79,16 +82,16 @@ pub struct Stats {
 
 impl Stats {
     /// The text report ([`render::text`]); where memray fails, the error that says why.
-    pub fn text(&self, capture: &std::path::Path) -> Result<String, CaptureError> {
+    pub fn text(&self, capture: &Path) -> Result<String, CaptureError> {
         render::text(self).map_err(|_| self.undrawable(capture))
     }
 
     /// The JSON document ([`render::json`]); where memray fails, the error that says why.
-    pub fn json(&self, capture: &std::path::Path) -> Result<String, CaptureError> {
+    pub fn json(&self, capture: &Path) -> Result<String, CaptureError> {
         render::json(self).ok_or_else(|| self.undrawable(capture))
     }
 
-    fn undrawable(&self, capture: &std::path::Path) -> CaptureError {
+    fn undrawable(&self, capture: &Path) -> CaptureError {
         CaptureError::StatsWithoutHistogram {
             path: capture.to_path_buf(),
             why: if self.totals.count == 0 {
@@ -100,6 +103,21 @@ impl Stats {
     }
 }
 
+/// memray's `-n` when not given: the top 5 locations and modules.
+pub const DEFAULT_NUM_LARGEST: usize = 5;
+
+/// memray's default name of the JSON document of `capture`: `memray-stats-<name>.json`
+/// beside it (a leading `memray-` of the name dropped).
+pub fn default_json_path(capture: &Path) -> PathBuf {
+    let name = capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!("{name}.json");
+    let name = name.strip_prefix("memray-").unwrap_or(&name);
+    capture.with_file_name(format!("memray-stats-{name}"))
+}
+
 /// The statistics of `capture` with top lists of `num_largest`.
 pub fn stats(
     capture: &CaptureFile,
@@ -107,13 +125,19 @@ pub fn stats(
     threads: usize,
     progress: &mut dyn Progress,
 ) -> Result<Stats, CaptureError> {
-    let mut s = compute::compute(capture, threads, progress)?;
+    let (statistics, mut stack_table) = compute::compute(capture, threads, progress)?;
+    Ok(summarize(statistics, &mut stack_table, num_largest))
+}
+
+/// memray's statistics with top lists of `num_largest`, from what a pass over the capture
+/// gathered and the stacks its decoder interned.
+pub fn summarize(mut s: Statistics, stack_table: &mut StackTable, num_largest: usize) -> Stats {
     let style = Style::for_header(s.header.version);
     let mut allocators: Vec<(&'static str, u64)> =
         s.allocators.iter().map(|&(a, n)| (a.name(), n)).collect();
     // Python's sort is stable: equal counts keep the map's order.
     allocators.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    let locations = s.location_totals(style.locations_by_frame);
+    let locations = s.location_totals(stack_table, style.locations_by_frame);
     let top = |by_count: bool| -> Vec<(LocationKey, u64)> {
         let value = |t: &Totals| if by_count { t.count } else { t.bytes };
         let mut sorted: Vec<&compute::LocationTotals> = locations.iter().collect();
@@ -136,11 +160,11 @@ pub fn stats(
     let top_by_size = top(false);
     let top_by_count = top(true);
     let (modules_by_size, modules_by_count) = if style.modules {
-        top_modules(&mut s, num_largest)
+        top_modules(&s, stack_table, num_largest)
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(Stats {
+    Stats {
         style,
         num_largest,
         records: s.records,
@@ -154,12 +178,16 @@ pub fn stats(
         modules_by_count,
         end: s.end,
         header: s.header.clone(),
-    })
+    }
 }
 
 /// memray 1.20's modules: each allocating stack's totals added to its module's, in the
 /// order memray's map of stacks iterates, then the top `n` by bytes and by count.
-fn top_modules(s: &mut Statistics, n: usize) -> (Vec<ModuleTotals>, Vec<ModuleTotals>) {
+fn top_modules(
+    s: &Statistics,
+    stack_table: &mut StackTable,
+    n: usize,
+) -> (Vec<ModuleTotals>, Vec<ModuleTotals>) {
     let resolver = ModuleResolver::new(
         &s.header.libdest,
         &s.header.site_packages,
@@ -176,13 +204,13 @@ fn top_modules(s: &mut Statistics, n: usize) -> (Vec<ModuleTotals>, Vec<ModuleTo
         let totals = s.stacks.get(stack);
         let mut node = stack;
         let module = loop {
-            let Some((frame, parent)) = s.stack_table.tree.node(node) else {
+            let Some((frame, parent)) = stack_table.tree.node(node) else {
                 break names.insert_full(modules::ROOT.to_string()).0;
             };
             let id = match of_frame.get(&frame) {
                 Some(&id) => id,
                 None => {
-                    let file = s.stack_table.location(frame).file;
+                    let file = stack_table.location(frame).file;
                     let id = resolver
                         .module_of_file(&file)
                         .map(|m| names.insert_full(m).0);

@@ -38,8 +38,24 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
     };
     let mut failure = None;
     for mode in MODES {
-        match analysis::compute(&capture, mode, Options::default(), &mut Silent) {
+        // The statistics counted beside each report's analysis (`transform csv,stats`).
+        let mut pass = memform::stats::compute::StatsPass::default();
+        let mut count = |b: &memform::capture::EventBatch| pass.consume(b);
+        let result = analysis::compute_with(
+            &capture,
+            mode,
+            Options::default(),
+            Some(&mut count),
+            &mut Silent,
+        );
+        match result {
             Ok(mut report) => {
+                if report.header.file_format == memform::capture::FileFormat::AllAllocations {
+                    let records = report.total_allocations;
+                    let statistics = pass.finish(report.header.clone(), records, report.end);
+                    let stats = memform::stats::summarize(statistics, &mut report.stacks, 5);
+                    let _ = memform::stats::render::json(&stats);
+                }
                 for format in Format::REPORTS {
                     // Parquet encoding is slow next to the rest; the binary runs cover it too.
                     if format == Format::Parquet && !with_parquet {

@@ -182,3 +182,169 @@ fn bad_arguments_are_refused() {
     let o = stats(&["-o", "x.json", capture.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "-o without --json");
 }
+
+/// Runs `memform transform` in UTC (see [`stats`]).
+fn transform(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memform"))
+        .arg("transform")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("memform runs")
+}
+
+/// `transform`'s `stats` format writes memray's `stats --json` document, alone (the
+/// statistics' own pass) and beside reports (counted from the analysis' read, on a thread of
+/// its own or, with `--threads 1`, on the one thread), in any report mode of the reports;
+/// the reports beside it are those made alone.
+#[test]
+fn transform_writes_memrays_statistics_alone_and_beside_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for (i, (expected, capture, json, flags)) in cases().into_iter().enumerate() {
+        let case = expected.file_name().unwrap().to_string_lossy().into_owned();
+        let refused = expected.extension().is_some_and(|e| e == "error");
+        if !json || case.starts_with("v1.7.0") || refused {
+            continue;
+        }
+        let top: Vec<&str> = if flags.is_empty() {
+            vec![]
+        } else {
+            vec!["--num-largest", "12"]
+        };
+        let name = capture.file_stem().unwrap().to_string_lossy().into_owned();
+        let threads = if i % 2 == 0 { "1" } else { "2" };
+        for (formats, report) in [
+            ("stats", "peak"),
+            ("csv,stats", "peak"),
+            ("stats,csv", "leaks"),
+        ] {
+            let out = dir.path().join(format!("{case}-{formats}-{report}"));
+            let mut args = vec![
+                formats,
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+            ];
+            args.extend(&top);
+            if formats != "stats" {
+                args.extend(crate::common::report_flags(report));
+            }
+            args.push(capture.to_str().unwrap());
+            let o = transform(&args);
+            assert_eq!(o.status.code(), Some(0), "{case} {formats}: {}", stderr(&o));
+            assert_eq!(
+                stderr(&o).contains("(was the process killed?)"),
+                case.contains("-killed-"),
+                "{case} {formats}: {}",
+                stderr(&o)
+            );
+            let document = if formats == "stats" {
+                out.clone()
+            } else {
+                out.join(format!("memray-stats-{name}.bin.json"))
+            };
+            let got = std::fs::read(&document).unwrap();
+            assert!(
+                got == std::fs::read(&expected).unwrap(),
+                "{case} {formats}: differs from memray's\n{}",
+                String::from_utf8_lossy(&got)
+            );
+            if formats != "stats" {
+                // The report beside the statistics is the report made alone.
+                let csv = out.join(format!("memray-csv-{name}.csv"));
+                let alone = dir.path().join(format!("{case}-{report}.csv"));
+                let mut args = vec!["csv", "-q", "-o", alone.to_str().unwrap()];
+                args.extend(crate::common::report_flags(report));
+                args.push(capture.to_str().unwrap());
+                assert_eq!(transform(&args).status.code(), Some(0), "{case}");
+                assert!(
+                    std::fs::read(&csv).unwrap() == std::fs::read(&alone).unwrap(),
+                    "{case} {formats}: the CSV beside the statistics differs from the CSV alone"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 140, "{compared} cases compared");
+}
+
+/// An aggregated capture has no statistics: beside a report, the report is written and the
+/// statistics are refused with memray's words (exit 1, no file); alone, the same line.
+/// The statistics take no report mode alone, and `--num-largest` applies to them only.
+#[test]
+fn transform_refuses_statistics_it_cannot_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let aggregated = fixtures().join("captures/v1.20.0-py3.11-aggregate.bin");
+    let default = fixtures().join("captures/v1.20.0-py3.11-default.bin");
+    let out = dir.path().join("both");
+    let o = transform(&[
+        "csv,stats",
+        "-o",
+        out.to_str().unwrap(),
+        aggregated.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: {}: Can't compute statistics using a pre-aggregated capture file.\n",
+            aggregated.display()
+        )
+    );
+    let names: Vec<String> = files(&out)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["memray-csv-v1.20.0-py3.11-aggregate.csv"]);
+    let alone = dir.path().join("alone.json");
+    let o = transform(&[
+        "stats",
+        "-o",
+        alone.to_str().unwrap(),
+        aggregated.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).ends_with("Can't compute statistics using a pre-aggregated capture file.\n"));
+    assert!(!alone.exists());
+    let o = transform(&[
+        "stats",
+        "--leaks",
+        "-o",
+        alone.to_str().unwrap(),
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "memform: error: --leaks does not apply to the stats format (its statistics count every allocation of the capture)\n"
+    );
+    let o = transform(&[
+        "csv",
+        "--num-largest",
+        "3",
+        "-o",
+        alone.to_str().unwrap(),
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "memform: error: --num-largest applies only to the stats format, not csv\n"
+    );
+    let o = transform(&[
+        "events,stats",
+        "-o",
+        alone.to_str().unwrap(),
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the events format is written alone"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!alone.exists());
+}

@@ -29,6 +29,19 @@ def test_the_document_memray_writes(expected):
     assert got == json.loads(expected.read_text())
 
 
+def test_transform_writes_the_document_memray_writes(tmp_path):
+    capture = CAPTURES / "v1.20.0-py3.11-default.bin"
+    expected = EXPECTED / "v1.20.0-py3.11-default-stats-json-top5.json"
+    written = memform.transform(capture, "stats", tmp_path / "s.json")
+    assert written == tmp_path / "s.json"
+    assert written.read_bytes() == expected.read_bytes()
+    with pytest.raises(FileExistsError):
+        memform.transform(capture, "stats", written)
+    with pytest.raises(ValueError, match="does not apply to the stats format"):
+        memform.transform(capture, "stats", tmp_path / "t.json", leaks=True)
+    assert not (tmp_path / "t.json").exists()
+
+
 def test_paths_of_every_kind(tmp_path):
     capture = CAPTURES / "v1.20.0-py3.11-default.bin"
     as_str = memform.stats(str(capture))

@@ -46,17 +46,19 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``): the reports, then
-#: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md), and
+#: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md),
 #: ``aggregate``, the capture rewritten as memray's aggregated capture (``memray run
-#: --aggregate``).
+#: --aggregate``), and ``stats``, the document ``memray stats --json`` writes
+#: (:func:`stats` returns it parsed).
 FORMATS = (
-    "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events", "aggregate"
+    "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events", "aggregate",
+    "stats",
 )
 
-#: The report formats among :data:`FORMATS`: every one but ``events`` and ``aggregate``,
-#: which are made of the whole capture and take no report mode (``leaks`` and
+#: The report formats among :data:`FORMATS`: every one but ``events``, ``aggregate`` and
+#: ``stats``, which are made of the whole capture and take no report mode (``leaks`` and
 #: ``temporary_threshold`` raise ``ValueError`` with them).
-REPORT_FORMATS = FORMATS[:-2]
+REPORT_FORMATS = FORMATS[:-3]
 
 
 class CaptureWarning(UserWarning):
@@ -126,7 +128,9 @@ def transform(
 
     ``format`` is one of :data:`FORMATS`. Without ``output``, the report goes beside the
     capture under memray's default name (``memray-<format>-<name>``). ``aggregate``
-    writes the capture as memray's aggregated capture (``memray-aggregate-<name>.bin``). An existing report
+    writes the capture as memray's aggregated capture (``memray-aggregate-<name>.bin``),
+    ``stats`` memray's statistics (``memray-stats-<capture file name>.json``, the document
+    of ``memray stats --json``). An existing report
     is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
     a temporary file and renamed into place, so a failed conversion leaves nothing behind.
 
