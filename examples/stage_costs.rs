@@ -13,6 +13,10 @@
 //!   peak and leaks analyses make (no sites, no peak): the bound of those two analyses.
 //! - `peak`, `leaks`, `temporary`: each analysis on the decoded batches (only the time inside
 //!   the analysis is counted), per allocation event.
+//! - `stats`: the statistics' counting (`memform stats`' second thread) on the decoded
+//!   batches, timed as the analyses are.
+//! - `heap-size`: the statistics' table of live addresses alone (its peak): the floor of
+//!   `stats`.
 //!
 //! Every stage runs RUNS times (default 3); the median is printed. `STAGES=decode,peak` (a
 //! comma list) runs only those stages, e.g. under `perf record`.
@@ -23,6 +27,8 @@ use memform::analysis::heap::HeapTracker;
 use memform::analysis::live_table::{Live, LiveTable};
 use memform::analysis::temporary::TemporaryAllocations;
 use memform::capture::{read_header, Allocator, AllocatorKind, CaptureFile, Decoder, EventBatch};
+use memform::stats::compute::StatsPass;
+use memform::stats::heap_size::HeapSize;
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
@@ -244,6 +250,32 @@ fn main() {
         std::hint::black_box(heap.reduce_at_end().finish());
         spent + t.elapsed()
     });
+    let stats = timed("stats", &mut || {
+        let mut pass = StatsPass::default();
+        analysis(&capture, |b| pass.consume(b))
+    });
+    let heap_size = timed("heap-size", &mut || {
+        let mut heap = HeapSize::default();
+        analysis(&capture, |b| {
+            let addresses = b.address.values();
+            let sizes = b.size.values();
+            let allocators = b.allocator.values();
+            for row in 0..b.len() {
+                if let Some(&ahead) = addresses.get(row + 32) {
+                    heap.prefetch(ahead);
+                }
+                let (address, size) = (addresses[row], sizes[row]);
+                match Allocator::from_id(allocators[row]).map(|a| a.kind()) {
+                    Some(AllocatorKind::SimpleAllocator) => heap.allocate(address, size),
+                    Some(AllocatorKind::SimpleDeallocator) => heap.free(address),
+                    Some(AllocatorKind::RangedAllocator) => heap.map(address, size),
+                    Some(AllocatorKind::RangedDeallocator) => heap.unmap(address, size),
+                    None => {}
+                }
+            }
+            std::hint::black_box(heap.peak());
+        })
+    });
     let temporary = timed("temporary", &mut || {
         let mut temporary = TemporaryAllocations::new(1);
         let spent = analysis(&capture, |b| temporary.consume(b));
@@ -278,6 +310,8 @@ fn main() {
         ("table", table),
         ("leaks", leaks),
         ("temporary", temporary),
+        ("stats", stats),
+        ("heap-size", heap_size),
     ] {
         println!(
             "{:<12} {:>8.3} {:>10.2} {:>10.2}",

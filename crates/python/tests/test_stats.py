@@ -37,7 +37,7 @@ def test_transform_writes_the_document_memray_writes(tmp_path):
     assert written.read_bytes() == expected.read_bytes()
     with pytest.raises(FileExistsError):
         memform.transform(capture, "stats", written)
-    with pytest.raises(ValueError, match="does not apply to the stats format"):
+    with pytest.raises(ValueError, match="do not apply to the stats format"):
         memform.transform(capture, "stats", tmp_path / "t.json", leaks=True)
     assert not (tmp_path / "t.json").exists()
 
