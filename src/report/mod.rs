@@ -353,8 +353,11 @@ mod tests {
         assert_eq!(Format::from_name("html"), None);
         assert_eq!(Format::from_name("EVENTS"), Some(Format::Events));
         assert!(Format::REPORTS.iter().all(|f| f.is_report()));
+        assert_eq!(Format::from_name("Stats"), Some(Format::Stats));
         assert!(!Format::Events.is_report() && !Format::Aggregate.is_report());
-        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 2);
+        assert!(!Format::Stats.is_report() && !Format::Stats.is_written_alone());
+        assert!(Format::Events.is_written_alone() && Format::Aggregate.is_written_alone());
+        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 3);
     }
 
     #[test]
