@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README.md; CI runs it through .ci/run):
-#  1. unit and integration tests over the committed fixtures (byte-identical to memray);
+#  1. unit and integration tests over the committed fixtures (byte-identical to memray), with
+#     the flame graphs rendered by headless Chromium (apt-get installs it when missing);
 #  2. a small live comparison: memray 1.20.0 from PyPI records the fixture workload, and
 #     ../shared/corpus/check.py compares memform with that memray's own outputs;
 #  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports,
@@ -15,6 +16,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v go >/dev/null || missing+=(golang-go)
 command -v g++ >/dev/null || missing+=(g++)
+# The pictures' tests render them in headless Chromium (tests/integration/flamegraph.rs).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
@@ -24,6 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 cargo build --release --locked
+# Chromium is installed above: its tests must not skip. Their screenshots are kept here (the
+# PNGs of docs/ come from them).
+export MEMFORM_REQUIRE_CHROMIUM=1
+export MEMFORM_PICTURES_DIR=${MEMFORM_PICTURES_DIR:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/pictures}
 # The malformed-input suite runs on its own so that its case counts are printed.
 cargo test --release --locked --workspace -- --skip damaged_captures --skip hostile_headers
 cargo test --release --locked --workspace --test integration -- --nocapture damaged_captures hostile_headers

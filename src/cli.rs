@@ -78,7 +78,7 @@ fn parse_num_largest(s: &str) -> Result<usize, String> {
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded, pprof; stats (memray's statistics, the `memray stats --json` document,
+    /// folded, pprof, flamegraph (an SVG picture); stats (memray's statistics, the `memray stats --json` document,
     /// default memray-stats-<capture name>.json; alone or beside reports, from the same
     /// read); and, written alone, events (a folder of Parquet tables of every allocation,
     /// default memray-events-<name>/) and aggregate (the capture rewritten as memray's
@@ -129,8 +129,8 @@ struct TransformArgs {
     /// Parquet and events only: rows per row group [default: 65536; events: 1048576]
     #[arg(long, value_name = "N", value_parser = parse_row_group_size)]
     row_group_size: Option<usize>,
-    /// Folded only: what a stack's value is, its bytes or its allocation count
-    /// [default: bytes]
+    /// Folded and flamegraph only: what a stack's value (a box's width) is, its bytes or
+    /// its allocation count [default: bytes]
     #[arg(long, value_name = "bytes|count", value_parser = parse_folded_value)]
     folded_value: Option<FoldedValue>,
     /// Stats only: the top N locations and modules [default: 5]
@@ -248,7 +248,7 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
         (
             "--folded-value",
             args.folded_value.is_some(),
-            &[Format::Folded],
+            &[Format::Folded, Format::Flamegraph],
         ),
         (
             "--num-largest",

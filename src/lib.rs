@@ -25,6 +25,7 @@ pub mod dataset;
 pub mod dense_set;
 pub mod error;
 pub mod events;
+pub mod flamegraph;
 pub mod interner;
 pub mod interrupt;
 pub mod leftovers;

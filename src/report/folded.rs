@@ -95,35 +95,19 @@ where
     }
 }
 
-/// The folded-stacks writer: values summed per stack while the rows come, the lines
-/// written at the end.
-pub struct FoldedWriter<W: Write> {
-    out: io::BufWriter<W>,
-    value: FoldedValue,
-    /// Each distinct folded stack and its summed value, in order of first appearance.
+/// The folded stacks of a report's rows: each distinct folded stack and its summed value, in
+/// order of first appearance (the lines of [`FoldedWriter`], the input of the flame graph).
+#[derive(Debug, Default)]
+pub struct FoldedStacks {
     /// `u128`: no sum of `u64` values a report can hold overflows it.
     lines: FxIndexMap<String, u128>,
     /// The line of each report stack seen.
     by_stack: FxHashMap<usize, usize>,
 }
 
-impl<W: Write> FoldedWriter<W> {
-    pub fn new(out: W, value: FoldedValue) -> Self {
-        FoldedWriter {
-            out: io::BufWriter::with_capacity(1 << 20, out),
-            value,
-            lines: FxIndexMap::default(),
-            by_stack: FxHashMap::default(),
-        }
-    }
-}
-
-impl<W: Write> ReportWriter for FoldedWriter<W> {
-    fn begin(&mut self, _report: &Report) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+impl FoldedStacks {
+    /// Adds `row`'s bytes or allocations (as `value` says) to its stack's line.
+    pub fn add(&mut self, row: &ReportRow<'_>, value: FoldedValue) {
         let line = match self.by_stack.get(&row.stack_index) {
             Some(&line) => line,
             None => {
@@ -136,16 +120,58 @@ impl<W: Write> ReportWriter for FoldedWriter<W> {
                 line
             }
         };
-        let value = match self.value {
+        self.lines[line] += u128::from(match value {
             FoldedValue::Bytes => row.size,
             FoldedValue::Count => row.num_allocations,
-        };
-        self.lines[line] += u128::from(value);
+        });
+    }
+
+    /// The folded stacks and their values, in order of first appearance.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u128)> {
+        self.lines
+            .iter()
+            .map(|(stack, &value)| (stack.as_str(), value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+/// The folded-stacks writer: values summed per stack while the rows come, the lines
+/// written at the end.
+pub struct FoldedWriter<W: Write> {
+    out: io::BufWriter<W>,
+    value: FoldedValue,
+    stacks: FoldedStacks,
+}
+
+impl<W: Write> FoldedWriter<W> {
+    pub fn new(out: W, value: FoldedValue) -> Self {
+        FoldedWriter {
+            out: io::BufWriter::with_capacity(1 << 20, out),
+            value,
+            stacks: FoldedStacks::default(),
+        }
+    }
+}
+
+impl<W: Write> ReportWriter for FoldedWriter<W> {
+    fn begin(&mut self, _report: &Report) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn row(&mut self, row: &ReportRow<'_>) -> io::Result<()> {
+        self.stacks.add(row, self.value);
         Ok(())
     }
 
     fn finish(&mut self, _report: &Report) -> io::Result<()> {
-        for (stack, value) in &self.lines {
+        for (stack, value) in self.stacks.iter() {
             writeln!(self.out, "{stack} {value}")?;
         }
         self.out.flush()

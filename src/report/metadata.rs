@@ -21,6 +21,11 @@ pub struct CaptureIdentity {
 }
 
 impl CaptureIdentity {
+    /// The capture's file name (the last component of its path).
+    pub fn file_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
     /// The capture at `path`.
     pub fn of(path: &Path) -> CaptureIdentity {
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

@@ -117,6 +117,8 @@ pub enum Format {
     Folded,
     /// memform's own: gzipped pprof `profile.proto`.
     Pprof,
+    /// memform's own: an SVG flame graph drawn by inferno ([`crate::flamegraph`]).
+    Flamegraph,
     /// memform's own, and not a report: the events dataset, a folder of Parquet tables of
     /// every allocation ([`crate::events`]).
     Events,
@@ -133,23 +135,25 @@ impl Format {
     /// The report formats: those written from an analysis by a [`ReportWriter`], in any
     /// report mode, several from one read: memray's, in the order memray lists them, then
     /// memform's own.
-    pub const REPORTS: [Format; 6] = [
+    pub const REPORTS: [Format; 7] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Parquet,
         Format::Folded,
         Format::Pprof,
+        Format::Flamegraph,
     ];
 
     /// Every format: the reports, then those made of the whole capture by their own pass.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Parquet,
         Format::Folded,
         Format::Pprof,
+        Format::Flamegraph,
         Format::Events,
         Format::Aggregate,
         Format::Stats,
@@ -188,6 +192,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Folded => "folded",
             Format::Pprof => "pprof",
+            Format::Flamegraph => "flamegraph",
             Format::Events => "events",
             Format::Aggregate => "aggregate",
             Format::Stats => "stats",
@@ -203,6 +208,7 @@ impl Format {
             Format::Parquet => ".parquet",
             Format::Folded => ".folded",
             Format::Pprof => ".pb.gz",
+            Format::Flamegraph => ".svg",
             Format::Events => "",
             Format::Aggregate => ".bin",
             Format::Stats => ".json",
@@ -210,9 +216,9 @@ impl Format {
     }
 
     /// Whether the report should carry its high-water mark whatever its mode (Parquet
-    /// records it in its metadata).
+    /// records it in its metadata, the flame graph's subtitle gives it).
     pub fn wants_high_water_mark(self) -> bool {
-        self == Format::Parquet
+        matches!(self, Format::Parquet | Format::Flamegraph)
     }
 
     /// A writer of this format into `out`; `parquet` applies to [`Format::Parquet`] only
@@ -241,6 +247,11 @@ impl Format {
             )),
             Format::Folded => Box::new(folded::FoldedWriter::new(out, options.folded)),
             Format::Pprof => Box::new(pprof::PprofWriter::new(out)),
+            Format::Flamegraph => Box::new(crate::flamegraph::FlamegraphWriter::new(
+                out,
+                options.folded,
+                options.parquet.capture.file_name(),
+            )),
             Format::Events | Format::Aggregate | Format::Stats => Box::new(NotAReport(self)),
         }
     }

@@ -290,7 +290,7 @@ fn the_folder_is_written_safely() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "memform: error: --folded-value applies only to the folded format, not events\n"
+        "memform: error: --folded-value applies only to the folded and flamegraph formats, not events\n"
     );
     assert!(!out.exists());
 

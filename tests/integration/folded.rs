@@ -178,7 +178,7 @@ fn folded_value_is_for_folded_only() {
         (
             "csv",
             &["--folded-value", "count"][..],
-            "memform: error: --folded-value applies only to the folded format, not csv\n",
+            "memform: error: --folded-value applies only to the folded and flamegraph formats, not csv\n",
         ),
         (
             "folded",

@@ -32,6 +32,7 @@ mod cli_errors;
 mod common;
 mod events;
 mod fixtures_match_memray;
+mod flamegraph;
 mod folded;
 mod fuzz_regressions;
 mod hash_order;

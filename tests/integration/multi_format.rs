@@ -242,7 +242,7 @@ fn usage_errors_of_format_lists() {
         ),
         (
             &["csv,parquet", "--folded-value", "count"],
-            "memform: error: --folded-value applies only to the folded format, not csv,parquet\n",
+            "memform: error: --folded-value applies only to the folded and flamegraph formats, not csv,parquet\n",
         ),
         (
             &["csv,parquet", "--dataset", s(&out)],

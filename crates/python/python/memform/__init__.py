@@ -51,8 +51,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: --aggregate``), and ``stats``, the document ``memray stats --json`` writes
 #: (:func:`stats` returns it parsed).
 FORMATS = (
-    "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "events", "aggregate",
-    "stats",
+    "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "flamegraph", "events",
+    "aggregate", "stats",
 )
 
 #: The report formats among :data:`FORMATS`: every one but ``events``, ``aggregate`` and
