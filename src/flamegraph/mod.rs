@@ -70,43 +70,52 @@ impl<W: Write> FlamegraphWriter<W> {
     /// Draws the stacks gathered, titled with the report's `mode` and the capture's `peak`.
     fn draw(&mut self, mode: ReportMode, peak: Option<u64>) -> io::Result<()> {
         let total: u128 = self.stacks.iter().map(|(_, v)| v).sum();
-        let narrow = narrow_frames(&self.stacks, total, MIN_WIDTH_PERCENT);
-        let mut options = Options::default();
-        options.title = title(&self.capture, mode);
-        options.subtitle = Some(subtitle(
-            peak,
-            self.allocations,
-            self.bytes,
-            narrow,
-            self.value,
-        ));
-        options.count_name = match self.value {
-            FoldedValue::Bytes => "bytes".to_string(),
-            FoldedValue::Count => "allocations".to_string(),
-        };
-        options.colors = Palette::Basic(BasicPalette::Mem);
-        // Colours from each frame's name, not drawn at random: the same report gives the
-        // same bytes.
-        options.hash = true;
-        options.deterministic = true;
-        options.min_width = MIN_WIDTH_PERCENT;
-        // A label too long for its box keeps its start: the function's name.
-        options.text_truncate_direction = TextTruncateDirection::Right;
-        if total == 0 {
-            write_empty(&mut self.out, &options)?;
-        } else {
-            // inferno reads each line's value as a machine word.
-            let lines: Vec<String> = (self.stacks.iter())
-                .map(|(stack, value)| format!("{stack} {}", value.min(usize::MAX as u128)))
-                .collect();
-            flamegraph::from_lines(
-                &mut options,
-                lines.iter().map(String::as_str),
-                &mut self.out,
-            )?;
-        }
+        let narrow = narrow_frames(self.stacks.iter(), total, MIN_WIDTH_PERCENT);
+        let subtitle = subtitle(peak, self.allocations, self.bytes, narrow, self.value);
+        let options = options(title(&self.capture, mode), subtitle, self.value);
+        // inferno reads each line's value as a machine word.
+        let lines: Vec<String> = (self.stacks.iter())
+            .map(|(stack, value)| format!("{stack} {}", value.min(usize::MAX as u128)))
+            .collect();
+        render(&mut self.out, &lines, options, total == 0)?;
         self.out.flush()
     }
+}
+
+/// inferno's options for memform's pictures: `title` and `subtitle` above, boxes measured
+/// in bytes or allocations as `value` says, colours from the frames' names, frames under
+/// [`MIN_WIDTH_PERCENT`] left out, long labels cut at their end.
+pub fn options(title: String, subtitle: String, value: FoldedValue) -> Options<'static> {
+    let mut options = Options::default();
+    options.title = title;
+    options.subtitle = Some(subtitle);
+    options.count_name = match value {
+        FoldedValue::Bytes => "bytes".to_string(),
+        FoldedValue::Count => "allocations".to_string(),
+    };
+    options.colors = Palette::Basic(BasicPalette::Mem);
+    // Colours from each frame's name, not drawn at random: the same input gives the same
+    // bytes.
+    options.hash = true;
+    options.deterministic = true;
+    options.min_width = MIN_WIDTH_PERCENT;
+    // A label too long for its box keeps its start: the function's name.
+    options.text_truncate_direction = TextTruncateDirection::Right;
+    options
+}
+
+/// Draws folded `lines` (`stack value`, or `stack before after` for inferno's differential
+/// flame graph) into `out`; `empty` (nothing to draw): the title and a line saying so.
+pub fn render(
+    out: &mut impl Write,
+    lines: &[String],
+    mut options: Options<'_>,
+    empty: bool,
+) -> io::Result<()> {
+    if empty {
+        return write_empty(out, &options);
+    }
+    flamegraph::from_lines(&mut options, lines.iter().map(String::as_str), out)
 }
 
 /// What the picture shows: the capture and the report.
@@ -155,12 +164,16 @@ fn subtitle(
 /// of `total`, as inferno leaves them out: the frames are the nodes of the tree of the
 /// stacks' prefixes (inferno merges equal prefixes of its sorted lines), each as wide as
 /// the values of the stacks below it.
-pub fn narrow_frames(stacks: &FoldedStacks, total: u128, min_width_percent: f64) -> usize {
+pub fn narrow_frames<'a>(
+    stacks: impl Iterator<Item = (&'a str, u128)>,
+    total: u128,
+    min_width_percent: f64,
+) -> usize {
     let threshold = min_width_percent * total as f64 / 100.0;
     // Node by (parent node, frame); node 0 is the root above every stack.
     let mut nodes: FxHashMap<(usize, &str), usize> = FxHashMap::default();
     let mut widths: Vec<u128> = vec![0];
-    for (stack, value) in stacks.iter() {
+    for (stack, value) in stacks {
         let mut parent = 0;
         for frame in stack.split(';') {
             let next = widths.len();
@@ -287,7 +300,7 @@ mod tests {
             writer.row(&row).unwrap();
         }
         let total: u128 = writer.stacks.iter().map(|(_, v)| v).sum();
-        let narrow = narrow_frames(&writer.stacks, total, MIN_WIDTH_PERCENT);
+        let narrow = narrow_frames(writer.stacks.iter(), total, MIN_WIDTH_PERCENT);
         writer.draw(ReportMode::Peak, Some(5 << 30)).unwrap();
         let svg = writer.out.into_inner().map_err(|e| e.into_error()).unwrap();
         assert!(svg.len() < 10 << 20, "{} bytes", svg.len());
