@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use crate::convert::{default_output_path, Conversion, Converted};
+use crate::convert::{Conversion, Converted};
 use crate::error::{BatchError, Error};
 use crate::progress::Progress;
-use crate::report::Format;
 
 /// Conversions to run at once.
 #[derive(Debug, Clone)]
@@ -146,16 +145,6 @@ impl Batch {
     }
 }
 
-/// Where `--output-dir` puts `capture`'s report: the file name of its default report
-/// ([`default_output_path`]) inside `dir`.
-pub fn output_in_dir(dir: &Path, capture: &Path, format: Format) -> PathBuf {
-    let default = default_output_path(capture, format);
-    match default.file_name() {
-        Some(name) => dir.join(name),
-        None => dir.join(default),
-    }
-}
-
 /// Removes those of `dirs` that are empty: nothing else of anyone's is removed.
 fn remove_empty(dirs: &[PathBuf]) {
     for dir in dirs {
@@ -196,24 +185,14 @@ fn identity(output: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output_names::default_output_path;
+    use crate::report::Format;
 
     fn conversions(captures: &[&str], format: Format) -> Vec<Conversion> {
         captures
             .iter()
             .map(|c| Conversion::new(Path::new(c), format))
             .collect()
-    }
-
-    #[test]
-    fn output_dir_names() {
-        assert_eq!(
-            output_in_dir(Path::new("out"), Path::new("caps/run.bin"), Format::Csv),
-            PathBuf::from("out/memray-csv-run.csv")
-        );
-        assert_eq!(
-            output_in_dir(Path::new("/o"), Path::new("memray-x.bin"), Format::Parquet),
-            PathBuf::from("/o/memray-parquet-x.parquet")
-        );
     }
 
     #[test]

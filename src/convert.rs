@@ -12,8 +12,9 @@ use crate::analysis::{self, Report, ReportMode};
 pub use crate::capture::{check_capture, end_warning};
 use crate::capture::{CaptureFile, EventBatch, FileFormat};
 use crate::error::{CaptureError, Error};
+pub use crate::output_names::{default_output_path, file_stem, output_in_dir};
 use crate::progress::Progress;
-use crate::report::output::PendingOutput;
+use crate::report::output::write_file;
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::{FoldedValue, Format, ParquetOptions, ResolvedStacks, WriterOptions};
 use crate::stats::compute::StatsPass;
@@ -120,10 +121,10 @@ impl Conversion {
     }
 
     /// Each report under its default file name inside `dir` (the `--output-dir` rule,
-    /// [`crate::batch::output_in_dir`]).
+    /// [`output_in_dir`]).
     pub fn put_in_dir(&mut self, dir: &Path) {
         for target in &mut self.targets {
-            target.output = crate::batch::output_in_dir(dir, &self.capture, target.format);
+            target.output = output_in_dir(dir, &self.capture, target.format);
         }
     }
 
@@ -334,33 +335,16 @@ impl Conversion {
         })
     }
 
-    /// Writes `target`'s file with `write` into its temporary file and renames it into
-    /// place; a failure leaves no file.
+    /// Writes `target`'s file with `write` ([`write_file`]).
     fn write_with(
         &self,
         target: &Target,
         write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
     ) -> Result<(), Error> {
-        let write_error = |source| Error::Write {
+        write_file(&target.output, self.remove_on_signal, write).map_err(|source| Error::Write {
             path: target.output.clone(),
             source,
-        };
-        // Declared before `pending`, so dropped after it: a failed write removes its
-        // temporary file while the file is still guarded.
-        let mut guard = crate::interrupt::Guard::new();
-        let create = || PendingOutput::create(&target.output);
-        let mut pending = if self.remove_on_signal {
-            crate::interrupt::install();
-            crate::interrupt::create_guarded(&mut guard, create, PendingOutput::temp_path)
-        } else {
-            create()
-        }
-        .map_err(write_error)?;
-        write(pending.file()).map_err(write_error)?;
-        pause_before_commit();
-        pending.commit().map_err(write_error)?;
-        drop(guard);
-        Ok(())
+        })
     }
 }
 
@@ -427,47 +411,6 @@ pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(),
     }
 }
 
-/// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where
-/// `<name>` is the capture's file name with its suffix replaced and a `memray-` prefix
-/// dropped; for the statistics, the name `memray stats --json` gives them
-/// ([`crate::stats::default_json_path`]).
-pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
-    if format == Format::Stats {
-        return crate::stats::default_json_path(capture);
-    }
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut output = format!("{}{}", file_stem(&name), format.suffix());
-    if let Some(rest) = output.strip_prefix("memray-") {
-        output = rest.to_string();
-    }
-    capture
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(format!("memray-{}-{output}", format.name()))
-}
-
-/// pathlib's `stem`: the name without its suffix, which starts at the last dot unless that
-/// dot starts the name or ends it.
-pub fn file_stem(name: &str) -> &str {
-    match name.rfind('.') {
-        Some(i) if i > 0 && i < name.len() - 1 => &name[..i],
-        _ => name,
-    }
-}
-
-/// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file
-/// for that long, so the tests can interrupt a run at the one moment a file exists.
-pub(crate) fn pause_before_commit() {
-    if let Some(ms) = std::env::var_os("MEMFORM_PAUSE_BEFORE_COMMIT_MS")
-        .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
-    {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
-}
-
 /// Whether `a` and `b` name the same existing file (device and inode).
 fn is_same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -480,52 +423,6 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_output_names_follow_memray() {
-        let p = |s: &str, f| default_output_path(Path::new(s), f);
-        assert_eq!(
-            p("dir/run.bin", Format::Csv),
-            PathBuf::from("dir/memray-csv-run.csv")
-        );
-        assert_eq!(
-            p("memray-app.123.bin", Format::Gprof2dot),
-            PathBuf::from("memray-gprof2dot-app.123.json")
-        );
-        assert_eq!(
-            p("noext", Format::Csv),
-            PathBuf::from("memray-csv-noext.csv")
-        );
-        assert_eq!(
-            p(".hidden", Format::Csv),
-            PathBuf::from("memray-csv-.hidden.csv")
-        );
-        assert_eq!(
-            p("dir/run.bin", Format::Speedscope),
-            PathBuf::from("dir/memray-speedscope-run.speedscope.json")
-        );
-        assert_eq!(
-            p("memray-run.bin", Format::Parquet),
-            PathBuf::from("memray-parquet-run.parquet")
-        );
-        assert_eq!(
-            p("dir/run.bin", Format::Folded),
-            PathBuf::from("dir/memray-folded-run.folded")
-        );
-        assert_eq!(
-            p("dir/run.bin", Format::Aggregate),
-            PathBuf::from("dir/memray-aggregate-run.bin")
-        );
-        assert_eq!(
-            p("memray-app.123.bin", Format::Aggregate),
-            PathBuf::from("memray-aggregate-app.123.bin")
-        );
-        // `memray stats --json`'s name: the whole file name, suffix kept.
-        assert_eq!(
-            p("dir/memray-app.123.bin", Format::Stats),
-            PathBuf::from("dir/memray-stats-app.123.bin.json")
-        );
-    }
 
     #[test]
     fn format_lists() {

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::convert::file_stem;
 use crate::error::BatchError;
+use crate::output_names::file_stem;
 
 /// The partition column.
 pub const PARTITION_KEY: &str = "capture";

@@ -11,7 +11,8 @@
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
-//! - [`leftovers`] names the temporary outputs, and removes those that killed runs leave.
+//! - [`output_names`] names the outputs; [`leftovers`] names the temporary outputs, and
+//!   removes those that killed runs leave.
 //! - [`cli`] is the `memform` command line.
 //! - [`interner`]: insertion-ordered interning, used throughout.
 
@@ -29,6 +30,7 @@ pub mod flamegraph;
 pub mod interner;
 pub mod interrupt;
 pub mod leftovers;
+pub mod output_names;
 pub mod progress;
 pub mod report;
 pub mod stacks;

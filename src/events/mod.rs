@@ -218,7 +218,7 @@ pub fn write_dataset(
     write_small(&mut dir, FILES[3], options, &schema, &batch, &kv, "memory")
         .map_err(file_error(FILES[3]))?;
 
-    crate::convert::pause_before_commit();
+    crate::report::output::pause_before_commit();
     dir.commit(options.force, &FILES).map_err(write_error)?;
     Ok(EventsSummary {
         allocations: rows,

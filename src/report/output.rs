@@ -75,3 +75,38 @@ impl Drop for PendingOutput {
         }
     }
 }
+
+/// Writes `target` with `write` into a [`PendingOutput`] and renames it into place; a
+/// failure leaves no file. With `remove_on_signal`, SIGINT, SIGTERM and SIGHUP remove the
+/// temporary file too ([`crate::interrupt`]).
+pub fn write_file(
+    target: &Path,
+    remove_on_signal: bool,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    // Declared before `pending`, so dropped after it: a failed write removes its
+    // temporary file while the file is still guarded.
+    let mut guard = crate::interrupt::Guard::new();
+    let create = || PendingOutput::create(target);
+    let mut pending = if remove_on_signal {
+        crate::interrupt::install();
+        crate::interrupt::create_guarded(&mut guard, create, PendingOutput::temp_path)
+    } else {
+        create()
+    }?;
+    write(pending.file())?;
+    pause_before_commit();
+    pending.commit()?;
+    drop(guard);
+    Ok(())
+}
+
+/// Test hook: `MEMFORM_PAUSE_BEFORE_COMMIT_MS` holds a finished report in its temporary file
+/// for that long, so the tests can interrupt a run at the one moment a file exists.
+pub fn pause_before_commit() {
+    if let Some(ms) = std::env::var_os("MEMFORM_PAUSE_BEFORE_COMMIT_MS")
+        .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}

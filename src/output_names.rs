@@ -1,0 +1,148 @@
+//! The names of memform's outputs: memray's default report names beside the capture
+//! (`memray-<format>-<name>.<suffix>`), the same names inside an `--output-dir`, and the
+//! default name of the diff of two captures.
+
+use std::path::{Path, PathBuf};
+
+use crate::report::Format;
+
+/// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where
+/// `<name>` is the capture's file name with its suffix replaced and a `memray-` prefix
+/// dropped; for the statistics, the name `memray stats --json` gives them
+/// ([`crate::stats::default_json_path`]).
+pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
+    if format == Format::Stats {
+        return crate::stats::default_json_path(capture);
+    }
+    let name = capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut output = format!("{}{}", file_stem(&name), format.suffix());
+    if let Some(rest) = output.strip_prefix("memray-") {
+        output = rest.to_string();
+    }
+    capture
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(format!("memray-{}-{output}", format.name()))
+}
+
+/// pathlib's `stem`: the name without its suffix, which starts at the last dot unless that
+/// dot starts the name or ends it.
+pub fn file_stem(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(i) if i > 0 && i < name.len() - 1 => &name[..i],
+        _ => name,
+    }
+}
+
+/// Where `--output-dir` puts `capture`'s report: the file name of its default report
+/// ([`default_output_path`]) inside `dir`.
+pub fn output_in_dir(dir: &Path, capture: &Path, format: Format) -> PathBuf {
+    let default = default_output_path(capture, format);
+    match default.file_name() {
+        Some(name) => dir.join(name),
+        None => dir.join(default),
+    }
+}
+
+/// The name a capture gives its outputs: its file name without its suffix
+/// ([`file_stem`]) and without a `memray-` prefix (`memray-app.123.bin` → `app.123`).
+pub fn capture_name(capture: &Path) -> String {
+    let name = capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = file_stem(&name);
+    stem.strip_prefix("memray-").unwrap_or(stem).to_string()
+}
+
+/// The default file of the diff of `base` and `new`: `memray-diff-<base>-<new><suffix>`
+/// beside `new`, each named by [`capture_name`].
+pub fn diff_output_path(base: &Path, new: &Path, suffix: &str) -> PathBuf {
+    new.parent().unwrap_or(Path::new("")).join(format!(
+        "memray-diff-{}-{}{suffix}",
+        capture_name(base),
+        capture_name(new)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_names_follow_memray() {
+        let p = |s: &str, f| default_output_path(Path::new(s), f);
+        assert_eq!(
+            p("dir/run.bin", Format::Csv),
+            PathBuf::from("dir/memray-csv-run.csv")
+        );
+        assert_eq!(
+            p("memray-app.123.bin", Format::Gprof2dot),
+            PathBuf::from("memray-gprof2dot-app.123.json")
+        );
+        assert_eq!(
+            p("noext", Format::Csv),
+            PathBuf::from("memray-csv-noext.csv")
+        );
+        assert_eq!(
+            p(".hidden", Format::Csv),
+            PathBuf::from("memray-csv-.hidden.csv")
+        );
+        assert_eq!(
+            p("dir/run.bin", Format::Speedscope),
+            PathBuf::from("dir/memray-speedscope-run.speedscope.json")
+        );
+        assert_eq!(
+            p("memray-run.bin", Format::Parquet),
+            PathBuf::from("memray-parquet-run.parquet")
+        );
+        assert_eq!(
+            p("dir/run.bin", Format::Folded),
+            PathBuf::from("dir/memray-folded-run.folded")
+        );
+        assert_eq!(
+            p("dir/run.bin", Format::Aggregate),
+            PathBuf::from("dir/memray-aggregate-run.bin")
+        );
+        assert_eq!(
+            p("memray-app.123.bin", Format::Aggregate),
+            PathBuf::from("memray-aggregate-app.123.bin")
+        );
+        // `memray stats --json`'s name: the whole file name, suffix kept.
+        assert_eq!(
+            p("dir/memray-app.123.bin", Format::Stats),
+            PathBuf::from("dir/memray-stats-app.123.bin.json")
+        );
+    }
+
+    #[test]
+    fn output_dir_names() {
+        assert_eq!(
+            output_in_dir(Path::new("out"), Path::new("caps/run.bin"), Format::Csv),
+            PathBuf::from("out/memray-csv-run.csv")
+        );
+        assert_eq!(
+            output_in_dir(Path::new("/o"), Path::new("memray-x.bin"), Format::Parquet),
+            PathBuf::from("/o/memray-parquet-x.parquet")
+        );
+    }
+
+    #[test]
+    fn diff_names() {
+        assert_eq!(
+            diff_output_path(
+                Path::new("a/memray-app.1.bin"),
+                Path::new("b/app.2.bin"),
+                ".csv"
+            ),
+            PathBuf::from("b/memray-diff-app.1-app.2.csv")
+        );
+        assert_eq!(
+            diff_output_path(Path::new("base"), Path::new("new.bin"), ".svg"),
+            PathBuf::from("memray-diff-base-new.svg")
+        );
+    }
+}
