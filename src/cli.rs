@@ -12,6 +12,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::analysis::ReportMode;
 use crate::batch::Batch;
 use crate::convert::{parse_formats, Conversion, Converted};
+use crate::diff::cli::DiffCommand;
+use crate::diff::output::{DiffFormat, WriteOptions};
+use crate::diff::threshold::Threshold;
+use crate::diff::{DiffKey, DiffOptions};
 use crate::error::{BatchError, CaptureError, Error};
 use crate::progress::{Bar, Progress, SharedBar};
 use crate::report::parquet::Codec;
@@ -35,6 +39,96 @@ enum Command {
     Transform(TransformArgs),
     /// Print high level statistics of the memory usage (like `memray stats`)
     Stats(StatsArgs),
+    /// Compare the reports of two captures stack by stack: what grew, what shrank
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The capture to compare against (the "before")
+    base: PathBuf,
+    /// The capture compared (the "after")
+    new: PathBuf,
+    /// Output format: csv (the default), parquet, folded (each stack's base and new values,
+    /// the input of inferno's differential flame graph) or flamegraph (a differential SVG:
+    /// red grew, blue shrank)
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = parse_diff_format)]
+    format: DiffFormat,
+    /// Output file name [default: memray-diff-<base name>-<new name>.<ext> beside NEW]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    force: bool,
+    #[command(flatten)]
+    report: ReportArgs,
+    /// What a row is: the stack alone, its threads and allocators summed (stack), or the
+    /// stack, allocator and thread as the CSV report's rows (row)
+    #[arg(long, value_name = "stack|row", default_value = "stack", value_parser = parse_diff_key)]
+    by: DiffKey,
+    /// Exit with status 3 (after writing the output) when the new report's bytes grew by
+    /// more than this: bytes (4096, 10MB, 1.5GiB) or a percentage of the base's (5%)
+    #[arg(long, value_name = "BYTES|PERCENT", value_parser = Threshold::parse)]
+    fail_above: Option<Threshold>,
+    /// Folded and flamegraph only: what a stack's values are, bytes or allocation counts
+    /// [default: bytes]
+    #[arg(long, value_name = "bytes|count", value_parser = parse_folded_value)]
+    folded_value: Option<FoldedValue>,
+    /// Parquet only: compression codec, one of zstd, snappy, gzip, lz4, none [default: zstd]
+    #[arg(long, value_name = "CODEC", value_parser = parse_codec)]
+    compression: Option<Codec>,
+    /// No progress bar and no "Wrote" line (the summary line stays)
+    #[arg(short, long)]
+    quiet: bool,
+    /// Threads of each capture's analysis (see `transform --threads`)
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
+}
+
+fn parse_diff_format(s: &str) -> Result<DiffFormat, String> {
+    DiffFormat::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = DiffFormat::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {s:?}; expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_diff_key(s: &str) -> Result<DiffKey, String> {
+    DiffKey::from_name(s).ok_or_else(|| format!("expected stack or row, got {s:?}"))
+}
+
+/// The `diff` command's arguments checked: the options of one format refused for another.
+fn diff_command(args: DiffArgs) -> Result<DiffCommand, Error> {
+    let folded = matches!(args.format, DiffFormat::Folded | DiffFormat::Flamegraph);
+    if args.folded_value.is_some() && !folded {
+        return Err(Error::Usage(format!(
+            "--folded-value applies to the folded and flamegraph formats, not {}",
+            args.format.name()
+        )));
+    }
+    if args.compression.is_some() && args.format != DiffFormat::Parquet {
+        return Err(Error::Usage(format!(
+            "--compression applies to the parquet format, not {}",
+            args.format.name()
+        )));
+    }
+    Ok(DiffCommand {
+        options: DiffOptions {
+            mode: report_mode(&args.report),
+            by: args.by,
+            threads: args.threads.unwrap_or(0),
+        },
+        write: WriteOptions {
+            value: args.folded_value.unwrap_or_default(),
+            compression: args.compression.unwrap_or_default(),
+        },
+        base: args.base,
+        new: args.new,
+        format: args.format,
+        output: args.output,
+        force: args.force,
+        quiet: args.quiet,
+        fail_above: args.fail_above,
+    })
 }
 
 #[derive(Debug, Args)]
@@ -73,8 +167,23 @@ fn parse_num_largest(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Which report: peak (the default), leaks or temporary allocations; one at most.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("report").multiple(false).args(["leaks", "temporary_allocation_threshold", "temporary_allocations"])))]
+#[group(id = "report", multiple = false)]
+struct ReportArgs {
+    /// Show memory leaks, instead of peak memory usage
+    #[arg(long)]
+    leaks: bool,
+    /// Report temporary allocations: those freed after at most N other allocations of
+    /// their thread (N=0: freed before any other allocation)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    temporary_allocation_threshold: Option<i64>,
+    /// Equivalent to --temporary-allocation-threshold=1
+    #[arg(long)]
+    temporary_allocations: bool,
+}
+
+#[derive(Debug, Args)]
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
@@ -105,16 +214,8 @@ struct TransformArgs {
     /// If the output file already exists, overwrite it
     #[arg(short, long)]
     force: bool,
-    /// Show memory leaks, instead of peak memory usage
-    #[arg(long)]
-    leaks: bool,
-    /// Report temporary allocations: those freed after at most N other allocations of
-    /// their thread (N=0: freed before any other allocation)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    temporary_allocation_threshold: Option<i64>,
-    /// Equivalent to --temporary-allocation-threshold=1
-    #[arg(long)]
-    temporary_allocations: bool,
+    #[command(flatten)]
+    report: ReportArgs,
     /// No progress bar and no "Wrote" line
     #[arg(short, long)]
     quiet: bool,
@@ -201,6 +302,13 @@ where
             quiet: args.quiet,
             threads: args.threads.unwrap_or(0),
         }),
+        Command::Diff(args) => match diff_command(args) {
+            Ok(command) => crate::diff::cli::run(&command),
+            Err(e) => {
+                eprintln!("memform: error: {e}");
+                1
+            }
+        },
         Command::Transform(args) => {
             let batch =
                 args.results.len() > 1 || args.output_dir.is_some() || args.dataset.is_some();
@@ -217,7 +325,7 @@ where
     }
 }
 
-fn report_mode(args: &TransformArgs) -> ReportMode {
+fn report_mode(args: &ReportArgs) -> ReportMode {
     if args.leaks {
         ReportMode::Leaks
     } else if args.temporary_allocations {
@@ -269,12 +377,12 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
     }
     if let Some(format) = crate::convert::modeless_format(&formats) {
         let modes = [
-            ("--leaks", args.leaks),
+            ("--leaks", args.report.leaks),
             (
                 "--temporary-allocation-threshold",
-                args.temporary_allocation_threshold.is_some(),
+                args.report.temporary_allocation_threshold.is_some(),
             ),
-            ("--temporary-allocations", args.temporary_allocations),
+            ("--temporary-allocations", args.report.temporary_allocations),
         ];
         if let Some((flag, _)) = modes.iter().find(|(_, given)| *given) {
             return Err(Error::Usage(format!(
@@ -297,7 +405,7 @@ fn checked_formats(args: &TransformArgs) -> Result<Vec<Format>, Error> {
 /// The conversion of `capture` with the options given, into its default outputs.
 fn conversion(args: &TransformArgs, capture: &Path, formats: &[Format]) -> Conversion {
     let mut conversion = Conversion::with_formats(capture, formats);
-    conversion.mode = report_mode(args);
+    conversion.mode = report_mode(&args.report);
     conversion.force = args.force;
     conversion.threads = args.threads.unwrap_or(0);
     conversion.compression = args.compression.unwrap_or_default();
@@ -339,26 +447,12 @@ fn transform(args: &TransformArgs) -> Result<i32, Error> {
     }
     // The checks before the sweep: a run refused writes nothing, and removes nothing.
     conversion.check()?;
-    remove_leftovers(conversion.targets.iter().map(|t| t.output.as_path()));
+    crate::leftovers::remove_beside(conversion.targets.iter().map(|t| t.output.as_path()));
     crate::interrupt::set_many(formats.len() > 1);
     let mut progress = Bar::for_stderr(args.quiet);
     let converted = conversion.run(progress.as_mut())?;
     print_converted(&converted, args.quiet);
     Ok(i32::from(!converted.is_complete()))
-}
-
-/// Removes the temporary outputs that killed runs left in the folders of `outputs`
-/// ([`crate::leftovers::sweep_beside`]), before anything is written there: one line on
-/// stderr for each, and a warning for each that could not be removed (the run goes on).
-/// Printed with `-q` too, as warnings are: `-q` drops the progress bar and the lines of
-/// success, not news of a file deleted that the user did not name.
-fn remove_leftovers<'a>(outputs: impl IntoIterator<Item = &'a Path>) {
-    for swept in crate::leftovers::sweep_beside(outputs) {
-        match swept {
-            Ok(leftover) => eprintln!("memform: removed {leftover}"),
-            Err(e) => eprintln!("memform: warning: {e}"),
-        }
-    }
 }
 
 /// Its warning, if any, on stderr; for each report in turn, the `Wrote` line on stdout or
@@ -449,7 +543,7 @@ fn transform_many(args: &TransformArgs) -> Result<i32, BatchError> {
             source,
         })?;
     }
-    remove_leftovers(
+    crate::leftovers::remove_beside(
         batch
             .conversions
             .iter()

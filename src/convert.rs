@@ -14,7 +14,7 @@ use crate::capture::{CaptureFile, EventBatch, FileFormat};
 use crate::error::{CaptureError, Error};
 pub use crate::output_names::{default_output_path, file_stem, output_in_dir};
 use crate::progress::Progress;
-use crate::report::output::write_file;
+use crate::report::output::{is_same_file, write_file};
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::{FoldedValue, Format, ParquetOptions, ResolvedStacks, WriterOptions};
 use crate::stats::compute::StatsPass;
@@ -408,15 +408,6 @@ pub fn check_capture_formats(formats: &[Format], mode: ReportMode) -> Result<(),
             why_no_report_mode(format)
         ))),
         _ => Ok(()),
-    }
-}
-
-/// Whether `a` and `b` name the same existing file (device and inode).
-fn is_same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
     }
 }
 

@@ -145,6 +145,13 @@ pub enum Error {
     /// A command-line option that does not apply.
     #[error("{0}")]
     Usage(String),
+    /// Two captures whose reports cannot be compared (`memform diff`).
+    #[error("{} and {} cannot be compared: {why}", base.display(), new.display())]
+    Incomparable {
+        base: PathBuf,
+        new: PathBuf,
+        why: String,
+    },
 }
 
 /// Why a batch of conversions does not run at all (see [`crate::batch`]): refused before

@@ -252,6 +252,20 @@ pub fn sweep(dir: &Path) -> Vec<Swept> {
     swept
 }
 
+/// Removes the temporary outputs that killed runs left in the folders of `outputs`
+/// ([`sweep_beside`]), before anything is written there: one line on stderr for each, and a
+/// warning for each that could not be removed (the run goes on). The command line's: `-q`
+/// drops the progress bar and the lines of success, not news of a file deleted that the
+/// user did not name.
+pub fn remove_beside<'a>(outputs: impl IntoIterator<Item = &'a Path>) {
+    for swept in sweep_beside(outputs) {
+        match swept {
+            Ok(leftover) => eprintln!("memform: removed {leftover}"),
+            Err(e) => eprintln!("memform: warning: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

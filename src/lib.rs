@@ -8,6 +8,7 @@
 //! - [`events`] writes the events dataset: every allocation with its lifetime, as tables.
 //! - [`aggregate`] rewrites a full capture as memray's aggregated capture.
 //! - [`stats`] computes and prints memray's statistics of a capture (`memform stats`).
+//! - [`diff`] compares the reports of two captures, stack by stack (`memform diff`).
 //! - [`convert`] turns one capture into one report file, safely.
 //! - [`batch`] converts many captures side by side; [`dataset`] names their reports'
 //!   partitions in a Hive-partitioned Parquet dataset.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod convert;
 pub mod dataset;
 pub mod dense_set;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod flamegraph;

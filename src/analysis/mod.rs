@@ -28,9 +28,10 @@ use reduction::{Member, Reducer, Representative};
 use temporary::TemporaryAllocations;
 
 /// Which allocations a report shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ReportMode {
     /// Alive at the high-water mark (the default).
+    #[default]
     Peak,
     /// Never freed (`--leaks`).
     Leaks,

@@ -120,14 +120,18 @@ pub fn render(
 
 /// What the picture shows: the capture and the report.
 fn title(capture: &str, mode: ReportMode) -> String {
-    let what = match mode {
+    format!("{capture}: {}", report_description(mode))
+}
+
+/// What a report of `mode` shows, in words: `memory at the peak`, …
+pub fn report_description(mode: ReportMode) -> String {
+    match mode {
         ReportMode::Peak => "memory at the peak".to_string(),
         ReportMode::Leaks => "memory leaked (never freed)".to_string(),
         ReportMode::Temporary { threshold } => {
             format!("temporary allocations (freed after at most {threshold} others)")
         }
-    };
-    format!("{capture}: {what}")
+    }
 }
 
 /// The peak, the report's totals, and the frames too narrow to draw.

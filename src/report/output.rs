@@ -110,3 +110,12 @@ pub fn pause_before_commit() {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
+
+/// Whether `a` and `b` name the same existing file (device and inode).
+pub fn is_same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}

@@ -23,6 +23,8 @@
 //!   run writing beside them when their process is gone; those of running ones kept.
 //! - `stats`: `memform stats` of every fixture capture against the `memray stats` of the
 //!   memray that wrote it, text and JSON, byte for byte; its command line.
+//! - `diff`: `memform diff` of captures whose changes are known by construction, of every
+//!   fixture against itself and swapped; its outputs, `--fail-above` and refusals.
 //! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
 //!   leaks reports equal memray's of the original; the command line of the format.
 
@@ -30,6 +32,7 @@ mod aggregate;
 mod batch;
 mod cli_errors;
 mod common;
+mod diff;
 mod events;
 mod fixtures_match_memray;
 mod flamegraph;

@@ -80,6 +80,7 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         )
         | Error::UnknownFormat(_)
         | Error::OutputIsCapture(_)
-        | Error::Usage(_)) => PyValueError::new_err(e.to_string()),
+        | Error::Usage(_)
+        | Error::Incomparable { .. }) => PyValueError::new_err(e.to_string()),
     }
 }
