@@ -12,7 +12,9 @@
 //! - A capture recorded with `--native` and one recorded without cannot match a single
 //!   frame: they are refused ([`Error::Incomparable`]).
 //! - The two reports are computed one after the other; the first is reduced to its rows
-//!   of the diff before the second is read, so memory is that of the larger one.
+//!   of the diff before the second is read. The diff keeps each distinct frame once and a
+//!   stack as its frames' numbers, and prints stacks only as it writes them: the memory of
+//!   the rows is a small part of that of an analysis.
 //!
 //! [`output`] writes a diff (CSV, Parquet, folded, flame graph); [`threshold`] is
 //! `--fail-above`; [`cli`] is the command.
@@ -29,10 +31,11 @@ use rustc_hash::FxHashMap;
 use crate::analysis::{self, read_capture_header, Report, ReportMode};
 use crate::capture::{check_capture, Allocator, CaptureFile};
 use crate::error::Error;
-use crate::interner::FxIndexMap;
+use crate::interner::FxIndexSet;
 use crate::progress::Progress;
 use crate::report::folded::fold;
 use crate::report::{stack_trace, ReportRow, ReportWriter, ResolvedStacks};
+use crate::stacks::Location;
 
 /// What the rows of a diff are keyed by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -142,25 +145,34 @@ pub struct Diff {
     pub by: DiffKey,
     pub base: Side,
     pub new: Side,
-    /// Each distinct stack's `stack_trace`, and its folded form, by [`DiffRow::stack`].
-    stacks: FxIndexMap<String, String>,
+    /// Each distinct frame.
+    frames: FxIndexSet<Location>,
+    /// Each distinct stack, by [`DiffRow::stack`]: its frames' numbers, leaf first.
+    stacks: FxIndexSet<Box<[u32]>>,
     /// Sorted: largest growth in bytes first.
     pub rows: Vec<DiffRow>,
 }
 
 impl Diff {
-    /// The CSV report's `stack_trace` of `row`'s stack.
-    pub fn stack_trace(&self, row: &DiffRow) -> &str {
-        self.stacks
-            .get_index(row.stack)
-            .map_or("", |(trace, _)| trace.as_str())
+    /// The frames of `row`'s stack, leaf first.
+    pub fn frames(
+        &self,
+        row: &DiffRow,
+    ) -> impl DoubleEndedIterator<Item = &Location> + ExactSizeIterator + '_ {
+        let ids: &[u32] = self.stacks.get_index(row.stack).map_or(&[], |s| s);
+        // Every number in `stacks` is a frame's (`Collector::stack`).
+        ids.iter().map(|&id| &self.frames[id as usize])
     }
 
-    /// The folded form of `row`'s stack ([`crate::report::folded::fold`]): root first.
-    pub fn folded(&self, row: &DiffRow) -> &str {
-        self.stacks
-            .get_index(row.stack)
-            .map_or("", |(_, folded)| folded.as_str())
+    /// Appends the CSV report's `stack_trace` of `row`'s stack to `out`.
+    pub fn stack_trace(&self, row: &DiffRow, out: &mut String) {
+        stack_trace(self.frames(row), out);
+    }
+
+    /// Appends the folded form of `row`'s stack ([`crate::report::folded::fold`]), root
+    /// first, to `out`.
+    pub fn folded(&self, row: &DiffRow, out: &mut String) {
+        fold(self.frames(row), out);
     }
 
     /// The change of the report's bytes, new minus base.
@@ -226,7 +238,8 @@ enum Which {
 /// The rows of the diff as the two reports' rows come in.
 struct Joined {
     by: DiffKey,
-    stacks: FxIndexMap<String, String>,
+    frames: FxIndexSet<Location>,
+    stacks: FxIndexSet<Box<[u32]>>,
     /// Row by (stack, allocator, thread); both `None` under [`DiffKey::Stack`].
     rows: FxHashMap<(usize, Option<Allocator>, Option<u64>), DiffRow>,
 }
@@ -235,7 +248,8 @@ impl Joined {
     fn new(by: DiffKey) -> Joined {
         Joined {
             by,
-            stacks: FxIndexMap::default(),
+            frames: FxIndexSet::default(),
+            stacks: FxIndexSet::default(),
             rows: FxHashMap::default(),
         }
     }
@@ -263,7 +277,7 @@ impl Joined {
             which,
             side: Side::of(path, &report),
             stack_of_report_stack: FxHashMap::default(),
-            text: String::new(),
+            ids: Vec::new(),
         };
         crate::report::write_resolved(&report, &stacks, &mut collector).map_err(|source| {
             Error::Write {
@@ -276,11 +290,17 @@ impl Joined {
 
     fn finish(self, options: &DiffOptions, base: Side, new: Side) -> Diff {
         let mut rows: Vec<DiffRow> = self.rows.into_values().collect();
-        let trace = |row: &DiffRow| self.stacks.get_index(row.stack).map(|(t, _)| t);
+        // Ties in the order of their frames' names, which no hash or capture order decides.
+        let frames = |row: &DiffRow| {
+            let ids: &[u32] = self.stacks.get_index(row.stack).map_or(&[], |s| s);
+            ids.iter()
+                .filter_map(|&id| self.frames.get_index(id as usize))
+                .map(|l| (&l.function, &l.file, l.line))
+        };
         rows.sort_unstable_by(|a, b| {
             b.delta_size()
                 .cmp(&a.delta_size())
-                .then_with(|| trace(a).cmp(&trace(b)))
+                .then_with(|| frames(a).cmp(frames(b)))
                 .then_with(|| a.allocator.cmp(&b.allocator))
                 .then_with(|| a.tid.cmp(&b.tid))
         });
@@ -289,6 +309,7 @@ impl Joined {
             by: self.by,
             base,
             new,
+            frames: self.frames,
             stacks: self.stacks,
             rows,
         }
@@ -302,7 +323,7 @@ struct Collector<'j> {
     side: Side,
     /// The diff's stack of each of the report's stacks seen.
     stack_of_report_stack: FxHashMap<usize, usize>,
-    text: String,
+    ids: Vec<u32>,
 }
 
 impl Collector<'_> {
@@ -311,14 +332,22 @@ impl Collector<'_> {
         if let Some(&stack) = self.stack_of_report_stack.get(&row.stack_index) {
             return stack;
         }
-        self.text.clear();
-        stack_trace(row.frames, &mut self.text);
-        let stack = match self.joined.stacks.get_index_of(self.text.as_str()) {
+        let frames = &mut self.joined.frames;
+        self.ids.clear();
+        self.ids.extend(row.frames.iter().map(|location| {
+            let id = match frames.get_index_of(location) {
+                Some(id) => id,
+                None => frames.insert_full(location.clone()).0,
+            };
+            // A report has fewer than 2^32 distinct frames ([`ResolvedStacks::resolve`]).
+            id as u32
+        }));
+        let stack = match self.joined.stacks.get_index_of(self.ids.as_slice()) {
             Some(stack) => stack,
             None => {
-                let mut folded = String::new();
-                fold(row.frames, &mut folded);
-                self.joined.stacks.insert_full(self.text.clone(), folded).0
+                (self.joined.stacks)
+                    .insert_full(self.ids.clone().into_boxed_slice())
+                    .0
             }
         };
         self.stack_of_report_stack.insert(row.stack_index, stack);

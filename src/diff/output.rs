@@ -122,8 +122,11 @@ fn write_csv(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
         out.write_all(b",allocator,tid")?;
     }
     out.write_all(b"\r\n")?;
+    let mut text = String::new();
     for row in &diff.rows {
-        write_field(out, diff.stack_trace(row).as_bytes())?;
+        text.clear();
+        diff.stack_trace(row, &mut text);
+        write_field(out, text.as_bytes())?;
         write!(
             out,
             ",{},{},{},{},{},{}",
@@ -172,9 +175,11 @@ pub fn record_batches(diff: &Diff) -> impl Iterator<Item = Result<RecordBatch, A
             Arc::new(rows.iter().map(|r| clamp(f(r))).collect::<Int64Array>())
         };
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| diff.stack_trace(r)),
-            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| {
+                let mut text = String::new();
+                diff.stack_trace(r, &mut text);
+                text
+            }))),
             u64s(&|r| r.base.size),
             u64s(&|r| r.new.size),
             i64s(&|r| r.delta_size()),
@@ -233,14 +238,20 @@ fn write_parquet(diff: &Diff, compression: Codec, out: &mut (impl Write + Send))
 
 /// Each distinct folded stack with its base and new values, in the order of the diff's
 /// rows.
-fn folded_values(diff: &Diff, value: FoldedValue) -> FxIndexMap<&str, (u128, u128)> {
-    let mut stacks: FxIndexMap<&str, (u128, u128)> = FxIndexMap::default();
+fn folded_values(diff: &Diff, value: FoldedValue) -> FxIndexMap<String, (u128, u128)> {
+    let mut stacks: FxIndexMap<String, (u128, u128)> = FxIndexMap::default();
+    let mut text = String::new();
     for row in &diff.rows {
         let (base, new) = match value {
             FoldedValue::Bytes => (row.base.size, row.new.size),
             FoldedValue::Count => (row.base.allocations, row.new.allocations),
         };
-        let entry = stacks.entry(diff.folded(row)).or_insert((0, 0));
+        text.clear();
+        diff.folded(row, &mut text);
+        let entry = match stacks.get_mut(text.as_str()) {
+            Some(entry) => entry,
+            None => stacks.entry(text.clone()).or_insert((0, 0)),
+        };
         entry.0 += u128::from(base);
         entry.1 += u128::from(new);
     }
@@ -253,7 +264,7 @@ pub fn folded_lines(diff: &Diff, value: FoldedValue) -> Vec<String> {
     lines(&folded_values(diff, value))
 }
 
-fn lines(stacks: &FxIndexMap<&str, (u128, u128)>) -> Vec<String> {
+fn lines(stacks: &FxIndexMap<String, (u128, u128)>) -> Vec<String> {
     let word = |v: u128| v.min(usize::MAX as u128);
     stacks
         .iter()
@@ -291,7 +302,9 @@ fn write_flamegraph(diff: &Diff, value: FoldedValue, out: &mut impl Write) -> io
     let stacks = folded_values(diff, value);
     let new_total: u128 = stacks.values().map(|&(_, new)| new).sum();
     let narrow = narrow_frames(
-        stacks.iter().map(|(&stack, &(_, new))| (stack, new)),
+        stacks
+            .iter()
+            .map(|(stack, &(_, new))| (stack.as_str(), new)),
         new_total,
         MIN_WIDTH_PERCENT,
     );
