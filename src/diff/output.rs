@@ -163,10 +163,18 @@ pub fn schema(by: DiffKey) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// [`schema`] with [`metadata`] on it: what the Python API hands over.
+pub fn schema_with_metadata(diff: &Diff) -> SchemaRef {
+    let metadata: std::collections::HashMap<String, String> = metadata(diff).into_iter().collect();
+    Arc::new(schema(diff.by).as_ref().clone().with_metadata(metadata))
+}
+
 /// The diff's rows as Arrow record batches of at most [`BATCH_ROWS`] rows, in order, with
-/// the columns of [`schema`].
-pub fn record_batches(diff: &Diff) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + '_ {
-    let schema = schema(diff.by);
+/// the columns of [`schema`] (`schema` itself, or [`schema_with_metadata`]).
+pub fn record_batches(
+    diff: &Diff,
+    schema: SchemaRef,
+) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + '_ {
     diff.rows.chunks(BATCH_ROWS).map(move |rows| {
         let u64s = |f: &dyn Fn(&crate::diff::DiffRow) -> u64| -> ArrayRef {
             Arc::new(rows.iter().map(f).collect::<UInt64Array>())
@@ -227,7 +235,7 @@ fn write_parquet(diff: &Diff, compression: Codec, out: &mut (impl Write + Send))
         .set_key_value_metadata(Some(kv))
         .build();
     let mut writer = ArrowWriter::try_new(out, schema(diff.by), Some(properties)).map_err(to_io)?;
-    for batch in record_batches(diff) {
+    for batch in record_batches(diff, schema(diff.by)) {
         writer
             .write(&batch.map_err(io::Error::other)?)
             .map_err(to_io)?;

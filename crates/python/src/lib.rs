@@ -5,6 +5,7 @@
 //! - [`report_stream`]: one report's rows as an Arrow stream (see [`arrow_stream`]).
 //! - [`transform`]: one capture into one report file.
 //! - [`stats`]: memray's statistics of a capture, as its JSON document.
+//! - [`diff_stream`]: the diff of two captures' reports as an Arrow stream.
 //! - [`dataset_part`]: a capture's file in a Hive-partitioned dataset.
 //! - [`main`]: the `memform` command line, for the wheel's `memform` command.
 //! - Errors become Python exceptions in [`errors`].
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 use memform::analysis::{self, ReportMode};
 use memform::capture::CaptureFile;
 use memform::convert::{check_capture, end_warning, Conversion};
+use memform::diff::{DiffKey, DiffOptions};
 use memform::progress::Silent;
 use memform::report::arrow_rows::{BatchCollector, DEFAULT_BATCH_ROWS};
 use memform::report::metadata::CaptureIdentity;
@@ -120,6 +122,39 @@ fn stats(py: Python<'_>, capture: PathBuf, num_largest: usize) -> PyResult<Strin
     .map_err(|e| to_py_err(py, e))
 }
 
+/// The diff of the reports of `base` and `new` ([`memform::diff`]) as an Arrow stream, its
+/// schema's metadata the `memform.diff.*` keys (captures, report, peaks, totals).
+#[pyfunction]
+#[pyo3(signature = (base, new, *, leaks = false, temporary_threshold = None, by = "stack"))]
+fn diff_stream(
+    py: Python<'_>,
+    base: PathBuf,
+    new: PathBuf,
+    leaks: bool,
+    temporary_threshold: Option<u64>,
+    by: &str,
+) -> PyResult<ReportStream> {
+    let by = DiffKey::from_name(by).ok_or_else(|| {
+        PyValueError::new_err(format!("by must be \"stack\" or \"row\", not {by:?}"))
+    })?;
+    let options = DiffOptions {
+        mode: report_mode(leaks, temporary_threshold)?,
+        by,
+        threads: 0,
+    };
+    let collected = py.detach(|| -> Result<_, memform::Error> {
+        let diff = memform::diff::diff(&base, &new, &options, &mut Silent)?;
+        let schema = memform::diff::output::schema_with_metadata(&diff);
+        let batches = memform::diff::output::record_batches(&diff, schema.clone())
+            .collect::<Result<Vec<_>, _>>();
+        Ok(batches.map(|batches| (schema, batches)))
+    });
+    let (schema, batches) = collected
+        .map_err(|e| to_py_err(py, e))?
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(ReportStream::new(schema, batches))
+}
+
 /// Where `capture`'s report goes in the Hive-partitioned dataset `dataset` (the rule of
 /// `memform transform parquet ... --dataset`).
 #[pyfunction]
@@ -142,6 +177,7 @@ fn _memform(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(report_stream, m)?)?;
     m.add_function(wrap_pyfunction!(transform, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(diff_stream, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_part, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     Ok(())

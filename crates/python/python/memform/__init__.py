@@ -5,6 +5,8 @@
   Arrow C data interface without a copy.
 - :func:`transform` writes a report file in any format, like ``memray transform``.
 - :func:`stats` gives memray's statistics of a capture (``memray stats --json``) as a dict.
+- :func:`diff` compares the reports of two captures stack by stack, as a ``pyarrow.Table``
+  (``memform diff``).
 - :func:`dataset_part` says where a capture's report goes in a Hive-partitioned dataset
   (the layout of ``memform transform parquet CAPTURE... --dataset DIR``).
 
@@ -37,6 +39,7 @@ __all__ = [
     "ReportStream",
     "__version__",
     "dataset_part",
+    "diff",
     "report",
     "report_stream",
     "stats",
@@ -177,6 +180,48 @@ def stats(capture: PathLike, *, num_largest: int = 5) -> Dict[str, Any]:
     document = _memform.stats(os.fspath(capture), num_largest=num_largest)
     result: Dict[str, Any] = json.loads(document)
     return result
+
+
+def diff(
+    base: PathLike,
+    new: PathLike,
+    *,
+    leaks: bool = False,
+    temporary_threshold: Optional[int] = None,
+    by: str = "stack",
+) -> "pyarrow.Table":
+    """The reports of ``base`` and ``new`` (the same report: peak by default, ``leaks=True``
+    or ``temporary_threshold=N`` as in :func:`report`) joined by stack, as a
+    ``pyarrow.Table`` sorted by the change in bytes, largest growth first: the rows of
+    ``memform diff BASE NEW`` (docs/diff.md).
+
+    Columns: ``stack_trace`` (memray's CSV string), ``base_size``, ``new_size``,
+    ``delta_size``, ``base_num_allocations``, ``new_num_allocations``,
+    ``delta_num_allocations`` (deltas are new minus base), and with ``by="row"`` also
+    ``allocator`` and ``tid``: a row per stack, allocator and thread, as memray's CSV rows,
+    where ``by="stack"`` (the default) sums a stack's threads and allocators. The schema's
+    metadata holds the ``memform.diff.*`` keys: both captures, their peaks, the reports'
+    totals.
+
+    Raises ``ValueError`` when one capture was recorded with ``--native`` and the other
+    without (no stack can match), :class:`CaptureError` for a capture that cannot be read.
+    The GIL is released while the captures are read.
+
+    >>> t = memform.diff("before.bin", "after.bin")  # doctest: +SKIP
+    >>> t.slice(0, 5).to_pandas()[["stack_trace", "delta_size"]]  # doctest: +SKIP
+    """
+    import pyarrow
+
+    if by not in ("stack", "row"):
+        raise ValueError(f'by must be "stack" or "row", not {by!r}')
+    stream = _memform.diff_stream(
+        os.fspath(base),
+        os.fspath(new),
+        leaks=leaks,
+        temporary_threshold=temporary_threshold,
+        by=by,
+    )
+    return pyarrow.table(stream)
 
 
 def dataset_part(dataset: PathLike, capture: PathLike) -> pathlib.Path:
