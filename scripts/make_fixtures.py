@@ -4,6 +4,7 @@
     python3 scripts/make_fixtures.py [--memray 1.20.0] [--pythons 3.9,3.10,3.11,3.12,3.13]
                                      [--formats csv,gprof2dot,speedscope]
     python3 scripts/make_fixtures.py --transform-only [--formats speedscope]
+    python3 scripts/make_fixtures.py --diff
 
 For every Python version the fixture workload (tests/fixtures/workload.py) is recorded in the
 default mode; the --full-pythons also in every other capture mode. The modes `mixed` and
@@ -11,6 +12,9 @@ default mode; the --full-pythons also in every other capture mode. The modes `mi
 shared lines, a rehash of memray's map after the peak), plain and with
 --trace-python-allocators. memray's `memray transform` is then run for each format and report
 mode, and its output (or its refusal) is written to tests/fixtures/expected/.
+
+With --diff only the diff fixtures are recorded (tests/fixtures/diff/workload.py with N=1 and
+N=2, and memray's peak and leaks CSV reports of each, for `memform diff`).
 
 With --transform-only nothing is recorded: every capture already in tests/fixtures/captures is
 transformed again (with the memray and Python its name gives, `v<memray>-py<python>-<mode>`) in
@@ -163,6 +167,28 @@ def write_images(python, name, capture, expected):
     (expected / f"{name}.images.json").write_text(json.dumps(images, indent=1, sort_keys=True) + "\n")
 
 
+def record_diff_fixtures(python):
+    """The diff fixtures: tests/fixtures/diff/workload.py run with N=1 and N=2 (from its own
+    folder, so that its frames name `workload.py`), and memray's peak and leaks CSV reports of
+    each: `diff-n<N>.bin`, `diff-n<N>.csv`, `diff-n<N>-leaks.csv`."""
+    folder = FIXTURES / "diff"
+    for n in (1, 2):
+        capture = f"diff-n{n}.bin"
+        (folder / capture).unlink(missing_ok=True)
+        print(f"record {capture}", file=sys.stderr)
+        subprocess.check_call(
+            [str(python), "-m", "memray", "run", "-q", "-o", capture, "workload.py", str(n)], cwd=folder
+        )
+        for suffix, flags in (("", []), ("-leaks", ["--leaks"])):
+            out = f"diff-n{n}{suffix}.csv"
+            (folder / out).unlink(missing_ok=True)
+            subprocess.check_call(
+                [str(python), "-m", "memray", "transform", "csv", *flags, "-o", out, capture],
+                cwd=folder,
+                stdout=subprocess.DEVNULL,
+            )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--memray", default="1.20.0")
@@ -171,7 +197,11 @@ def main():
     ap.add_argument("--modes", default=None, help="comma-separated capture modes; default: all for --full-pythons")
     ap.add_argument("--formats", default=None, help="comma-separated; default: all (speedscope with --transform-only)")
     ap.add_argument("--transform-only", action="store_true", help="re-transform the committed captures; record nothing")
+    ap.add_argument("--diff", action="store_true", help="record only the diff fixtures (tests/fixtures/diff)")
     opts = ap.parse_args()
+    if opts.diff:
+        record_diff_fixtures(venv_for(opts.memray, "3.11"))
+        return
     captures = FIXTURES / "captures"
     expected = FIXTURES / "expected"
     captures.mkdir(parents=True, exist_ok=True)
