@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run one cargo-fuzz target for a while: scripts/fuzz.sh <target> <seconds>
-# Targets of memform (fuzz/): header records aggregated_records lz4 transform stats; of the
+# Targets of memform (fuzz/): header records aggregated_records lz4 transform stats diff; of the
 # symbolizer crate (crates/symbolizer/fuzz/): resolve. The corpus is seeded from the
-# committed fixture captures (whole files for header/lz4/transform, record streams for the
+# committed fixture captures (whole files for header/lz4/transform/stats/diff, record streams for the
 # record decoders) or, for resolve, small ELF files of this machine; crashes land in
 # <fuzz dir>/artifacts/<target>/.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
@@ -26,7 +26,7 @@ export RUSTC_BOOTSTRAP=1
 # With both, about 1,200 inputs a second here instead of 360 (650 since the target also runs
 # the aggregate and events passes).
 max_len=262144
-if [ "$target" = transform ] || [ "$target" = stats ]; then
+if [ "$target" = transform ] || [ "$target" = stats ] || [ "$target" = diff ]; then
   max_len=8192
   export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0}
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed a fuzz corpus from the committed fixture captures: fuzz_seeds.py TARGET DIR.
 
-header, lz4, transform and stats get whole capture files (lz4: compressed ones, without the magic
+header, lz4, transform, stats and diff get whole capture files (lz4: compressed ones, without the magic
 the target adds back); records and aggregated_records get the record streams of the
 uncompressed full or aggregated captures (the bytes after the header, which the target
 supplies itself). resolve (the symbolizer crate's target) gets small ELF files of this machine: the pyenv Pythons'
@@ -57,7 +57,7 @@ def main():
         return
     for i, path in enumerate(sorted(CAPTURES.glob("v1.20.0-*.bin"))):
         raw = path.read_bytes()
-        if target in ("header", "transform", "stats"):
+        if target in ("header", "transform", "stats", "diff"):
             seed = raw
         elif target == "lz4":
             if not raw.startswith(LZ4_MAGIC):

@@ -158,3 +158,27 @@ pub fn stats(bytes: &[u8]) {
     }
 }
 
+/// `memform diff` of arbitrary input against itself, in the report mode and key the input's
+/// length chooses: every delta zero, each side the other, and every output written.
+pub fn diff(bytes: &[u8]) {
+    use memform::diff::output::{write, DiffFormat, WriteOptions};
+    use memform::diff::{DiffKey, DiffOptions};
+
+    let path = scratch(bytes);
+    let modes = [ReportMode::Peak, ReportMode::Leaks, ReportMode::Temporary { threshold: 1 }];
+    let options = DiffOptions {
+        mode: modes[bytes.len() % modes.len()],
+        by: DiffKey::ALL[(bytes.len() / modes.len()) % DiffKey::ALL.len()],
+        threads: 1,
+    };
+    let Ok(diff) = memform::diff::diff(&path, &path, &options, &mut Silent) else { return };
+    assert_eq!((diff.base.size, diff.base.allocations), (diff.new.size, diff.new.allocations));
+    for row in &diff.rows {
+        assert_eq!(row.base, row.new);
+        assert_eq!((row.delta_size(), row.delta_allocations()), (0, 0));
+    }
+    let options = WriteOptions { compression: Codec::None, ..WriteOptions::default() };
+    for format in DiffFormat::ALL {
+        let _ = write(&diff, format, &options, &mut std::io::sink());
+    }
+}

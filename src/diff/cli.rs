@@ -62,6 +62,12 @@ fn run_checked(command: &DiffCommand) -> Result<i32, Error> {
         progress.as_mut(),
     )?;
     drop(progress);
+    for warning in [&diff.base.warning, &diff.new.warning]
+        .into_iter()
+        .flatten()
+    {
+        eprintln!("memform: warning: {warning}");
+    }
     write_file(&output, true, |file| {
         output::write(&diff, command.format, &command.write, file)
     })

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use crate::analysis::{self, read_capture_header, Report, ReportMode};
-use crate::capture::{check_capture, Allocator, CaptureFile};
+use crate::capture::{check_capture, end_warning, Allocator, CaptureFile};
 use crate::error::Error;
 use crate::interner::FxIndexSet;
 use crate::progress::Progress;
@@ -125,15 +125,19 @@ pub struct Side {
     /// The report's bytes and allocations (summed over its rows; `u128`: never overflows).
     pub size: u128,
     pub allocations: u128,
+    /// Said of a capture whose record stream ends without a trailer
+    /// ([`crate::capture::end_warning`]): its report covers the records before its end.
+    pub warning: Option<String>,
 }
 
 impl Side {
-    fn of(capture: &Path, report: &Report) -> Side {
+    fn of(file: &CaptureFile, capture: &Path, report: &Report) -> Side {
         Side {
             capture: capture.to_path_buf(),
             peak: report.high_water_mark.map(|h| h.bytes),
             size: 0,
             allocations: 0,
+            warning: end_warning(file, report.end, report.total_allocations),
         }
     }
 }
@@ -275,7 +279,7 @@ impl Joined {
         let mut collector = Collector {
             joined: self,
             which,
-            side: Side::of(path, &report),
+            side: Side::of(capture, path, &report),
             stack_of_report_stack: FxHashMap::default(),
             ids: Vec::new(),
         };

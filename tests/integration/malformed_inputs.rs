@@ -6,6 +6,7 @@
 //! of a capture); a sample of them, and every hostile case, also runs the `memform` binary to
 //! check exit codes, stderr, the output file and the child's peak memory.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,7 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
         Err(e) => return Outcome::Failed(e.to_string()),
     };
     let mut failure = None;
+    let mut peak_failure = None;
     for mode in MODES {
         // The statistics counted beside each report's analysis (`transform csv,stats`).
         let mut pass = memform::stats::compute::StatsPass::default();
@@ -70,7 +72,12 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
                         .expect("writing to a sink cannot fail");
                 }
             }
-            Err(e) => failure = Some(e.to_string()),
+            Err(e) => {
+                if mode == ReportMode::Peak {
+                    peak_failure = Some(e.to_string());
+                }
+                failure = Some(e.to_string());
+            }
         }
     }
     // The aggregate format's own pass: no panic, and the same verdict as the reports.
@@ -100,6 +107,35 @@ fn run_in_process(path: &Path, with_parquet: bool) -> Outcome {
             assert!(
                 failure.is_some(),
                 "{}: the statistics failed ({e}), the reports did not",
+                path.display()
+            );
+        }
+    }
+    // `memform diff` of the capture against itself: the verdict of the peak report (in
+    // the same words), and every output of what it computed.
+    let options = memform::diff::DiffOptions::default();
+    match memform::diff::diff(path, path, &options, &mut Silent) {
+        Ok(diff) => {
+            assert!(
+                peak_failure.is_none(),
+                "{}: the peak report failed ({peak_failure:?}), the diff did not",
+                path.display()
+            );
+            for format in memform::diff::output::DiffFormat::ALL {
+                if format == memform::diff::output::DiffFormat::Parquet && !with_parquet {
+                    continue;
+                }
+                let write = memform::diff::output::WriteOptions::default();
+                memform::diff::output::write(&diff, format, &write, &mut std::io::sink())
+                    .expect("writing to a sink cannot fail");
+            }
+        }
+        Err(e) => {
+            assert_clear_message(&e.to_string(), path, "diff");
+            assert_eq!(
+                peak_failure.as_deref(),
+                Some(e.to_string().as_str()),
+                "{}: the diff's error and the peak report's",
                 path.display()
             );
         }
@@ -195,7 +231,33 @@ fn run_binary(input: &Path, dir: &Path, case: &str) -> u64 {
         other => panic!("{case}: exit code {other}: {err}"),
     }
     assert_no_temporary_files(dir, case);
-    max_rss
+    // `memform diff` of the capture against itself: the same verdict, one line.
+    let diffed = dir.join("diff.csv");
+    let _ = std::fs::remove_file(&diffed);
+    let args = [
+        OsStr::new("diff"),
+        input.as_os_str(),
+        input.as_os_str(),
+        OsStr::new("-q"),
+        OsStr::new("-o"),
+        diffed.as_os_str(),
+    ];
+    let diff = memform_within(&args, Duration::from_secs(20), case);
+    assert_eq!(diff.code, code, "{case}: diff {}", diff.stderr);
+    if code == 0 {
+        assert!(diffed.exists(), "{case}: diff exit 0 without a file");
+        for line in diff.stderr.lines() {
+            assert!(
+                line.starts_with("memform: warning: ") || line.starts_with("memform: peak "),
+                "{case}: diff {line}"
+            );
+        }
+    } else {
+        assert!(!diffed.exists(), "{case}: a failed diff left its file");
+        assert_eq!(diff.stderr, err, "{case}: the diff's error line");
+    }
+    assert_no_temporary_files(dir, case);
+    max_rss.max(diff.max_rss)
 }
 
 struct Suite {
