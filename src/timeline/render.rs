@@ -1,7 +1,8 @@
 //! The timeline as an SVG picture, drawn by plotters' SVG backend: the resident size and
 //! the heap's size against seconds since the capture's start, the bytes in memray's units
 //! (powers of 1000: kB, MB, GB), each series reduced to the smallest and largest value of
-//! each pixel column ([`reduce_to_columns`]). After plotters' picture come memform's own
+//! each pixel column ([`reduce_to_columns`]); the heap drawn in steps (a size holds until
+//! the next event), the resident size as a line through its records. After plotters' picture come memform's own
 //! elements, for people and for tests to find: the peak's marker and label
 //! (`<g id="peak" data-bytes data-seconds data-event>`), and the plot area's scale
 //! (`<g id="scale" data-left data-right data-top data-bottom data-seconds-max
@@ -141,7 +142,12 @@ pub fn svg(timeline: &Timeline, capture: &str) -> io::Result<String> {
         };
         let columns = (right - left).max(1) as usize;
         let rss = reduce_to_columns(&timeline.rss, 0.0, seconds_max, columns);
-        let heap = reduce_to_columns(&timeline.heap, 0.0, seconds_max, columns);
+        let heap = steps(&reduce_to_columns(
+            &timeline.heap,
+            0.0,
+            seconds_max,
+            columns,
+        ));
         for (points, colour, name) in [
             (&rss, RSS_COLOUR, "Resident size (RSS)"),
             (&heap, HEAP_COLOUR, "Heap size"),
@@ -200,6 +206,22 @@ pub fn svg(timeline: &Timeline, capture: &str) -> io::Result<String> {
         None => text.push_str(&extra),
     }
     Ok(text)
+}
+
+/// The heap's points as steps: a size holds until the next event changes it, so each point
+/// is preceded by the previous size at its time (a jump is drawn upright, not as a slope
+/// across the time no event fell in).
+fn steps(points: &[Point]) -> Vec<Point> {
+    let mut out = Vec::with_capacity(2 * points.len());
+    for (i, &point) in points.iter().enumerate() {
+        if let Some(&(_, before)) = i.checked_sub(1).and_then(|j| points.get(j)) {
+            if before != point.1 {
+                out.push((point.0, before));
+            }
+        }
+        out.push(point);
+    }
+    out
 }
 
 /// Gives the polyline drawn in `colour` (the series; the legend's swatches are rectangles)
