@@ -185,10 +185,9 @@ pub fn svg(timeline: &Timeline, capture: &str) -> io::Result<String> {
     tag_series(&mut text, HEAP_COLOUR, "heap", &heap_points);
     tag_series(&mut text, RSS_COLOUR, "rss", &rss_points);
     let mut extra = String::new();
-    let _ = write!(
+    let _ = writeln!(
         extra,
-        r#"<g id="scale" data-left="{}" data-right="{}" data-top="{}" data-bottom="{}" data-seconds-max="{}" data-bytes-max="{}" data-events="{}" data-records="{}"/>
-"#,
+        r#"<g id="scale" data-left="{}" data-right="{}" data-top="{}" data-bottom="{}" data-seconds-max="{}" data-bytes-max="{}" data-events="{}" data-records="{}"/>"#,
         scale.left,
         scale.right,
         scale.top,

@@ -15,13 +15,16 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::common::*;
 
+/// An element's attributes by name.
+type Attributes = HashMap<String, String>;
+
 /// What the test reads back from a timeline's SVG.
 #[derive(Debug, Default)]
 struct Drawn {
     /// Each polyline's id, its `data-*` attributes and its points.
-    series: HashMap<String, (HashMap<String, String>, Vec<(f64, f64)>)>,
-    scale: HashMap<String, String>,
-    peak: HashMap<String, String>,
+    series: HashMap<String, (Attributes, Vec<(f64, f64)>)>,
+    scale: Attributes,
+    peak: Attributes,
     /// The peak marker's dot, `(cx, cy)`.
     dot: Option<(f64, f64)>,
     label: String,
