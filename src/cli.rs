@@ -189,7 +189,9 @@ struct TransformArgs {
     /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
     /// folded, pprof, flamegraph (an SVG picture); stats (memray's statistics, the `memray stats --json` document,
     /// default memray-stats-<capture name>.json; alone or beside reports, from the same
-    /// read); and, written alone, events (a folder of Parquet tables of every allocation,
+    /// read); timeline (the heap and resident sizes over the capture's time as an SVG
+    /// picture, its peak marked; alone or beside reports, from the same read); and, written
+    /// alone, events (a folder of Parquet tables of every allocation,
     /// default memray-events-<name>/) and aggregate (the capture rewritten as memray's
     /// aggregated capture)
     format: String,

@@ -19,6 +19,7 @@ use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::{FoldedValue, Format, ParquetOptions, ResolvedStacks, WriterOptions};
 use crate::stats::compute::StatsPass;
 use crate::stats::Stats;
+use crate::timeline::{Timeline, TimelinePass};
 
 /// One report of a conversion: its format and its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +190,7 @@ impl Conversion {
                 Format::Events => return self.write_events(&capture, target, progress),
                 Format::Aggregate => return self.write_aggregate(&capture, target, progress),
                 Format::Stats => return self.write_stats_alone(&capture, target, progress),
+                Format::Timeline => return self.write_timeline_alone(&capture, target, progress),
                 _ => {}
             }
         }
@@ -199,14 +201,29 @@ impl Conversion {
                 .any(|t| t.format.wants_high_water_mark()),
             threads: self.threads,
         };
-        // The statistics, if asked for, count the batches the analysis reads.
-        let wants_stats = self.targets.iter().any(|t| t.format == Format::Stats);
+        // The statistics and the timeline, if asked for, follow the batches the analysis
+        // reads (on one side thread).
+        let wants = |format| self.targets.iter().any(|t| t.format == format);
+        let (wants_stats, wants_timeline) = (wants(Format::Stats), wants(Format::Timeline));
         let mut pass = StatsPass::default();
-        let mut count = |batch: &EventBatch| pass.consume(batch);
-        let side: Option<SideConsumer<'_>> = if wants_stats { Some(&mut count) } else { None };
+        let mut line = TimelinePass::default();
+        let mut count = |batch: &EventBatch| {
+            if wants_stats {
+                pass.consume(batch);
+            }
+            if wants_timeline {
+                line.consume(batch);
+            }
+        };
+        let side: Option<SideConsumer<'_>> = if wants_stats || wants_timeline {
+            Some(&mut count)
+        } else {
+            None
+        };
         let mut report = analysis::compute_with(&capture, self.mode, options, side, progress)?;
         let warning = end_warning(&capture, report.end, report.total_allocations);
         let mut stats = wants_stats.then(|| self.stats_of_report(pass, &mut report));
+        let mut timeline = wants_timeline.then(|| self.timeline_of_report(line, &report));
         // Resolving fails only past 2^32 distinct stacks; then no report can be written.
         let stacks = ResolvedStacks::resolve(&mut report);
         let writer_options = WriterOptions {
@@ -225,6 +242,12 @@ impl Conversion {
                 (_, Format::Stats) => match stats.take() {
                     Some(stats) => self.write_stats(stats?, target),
                     None => Err(Error::Usage("the stats format is listed twice".to_string())),
+                },
+                (_, Format::Timeline) => match timeline.take() {
+                    Some(timeline) => self.write_timeline(&timeline?, target),
+                    None => Err(Error::Usage(
+                        "the timeline format is listed twice".to_string(),
+                    )),
                 },
                 (Ok(stacks), _) => self
                     .write(&report, stacks, target, &writer_options)
@@ -252,6 +275,46 @@ impl Conversion {
             &mut report.stacks,
             self.num_largest,
         ))
+    }
+
+    /// The timeline that `pass` followed beside the analysis of `report` (none for an
+    /// aggregated capture: [`CaptureError::TimelineOnAggregated`]).
+    fn timeline_of_report(
+        &self,
+        pass: TimelinePass,
+        report: &Report,
+    ) -> Result<Timeline, CaptureError> {
+        crate::timeline::check_format(&report.header, &self.capture)?;
+        Ok(pass.finish(&report.header))
+    }
+
+    /// Writes the timeline of `capture` alone ([`crate::timeline`]: its own pass, which
+    /// needs no analysis) into `target`'s file.
+    fn write_timeline_alone(
+        &self,
+        capture: &CaptureFile,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Converted, Error> {
+        let read = crate::timeline::timeline(capture, self.threads, progress)?;
+        let warning = end_warning(capture, read.end, read.timeline.events);
+        Ok(Converted {
+            reports: vec![self.write_timeline(&read.timeline, target)],
+            warning,
+        })
+    }
+
+    /// Writes the SVG picture of `timeline` into `target`'s file.
+    fn write_timeline(&self, timeline: &Timeline, target: &Target) -> Result<PathBuf, Error> {
+        let name = self
+            .capture
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.write_with(target, |file| {
+            crate::timeline::write_svg(&mut std::io::BufWriter::new(file), timeline, &name)
+        })
+        .map(|()| target.output.clone())
     }
 
     /// Writes the statistics of `capture` alone ([`crate::stats`]: their own pass, which
@@ -375,6 +438,7 @@ pub fn why_no_report_mode(format: Format) -> &'static str {
     match format {
         Format::Aggregate => "an aggregated capture keeps both the peak and the leaks",
         Format::Stats => "its statistics count every allocation of the capture",
+        Format::Timeline => "it follows the heap over the whole capture",
         _ => "it holds every allocation",
     }
 }
@@ -466,6 +530,16 @@ mod tests {
         c.mode = ReportMode::Temporary { threshold: 1 };
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         c = Conversion::with_formats(&capture, &[Format::Stats, Format::Events]);
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        // So does the timeline.
+        c = Conversion::with_formats(&capture, &[Format::Csv, Format::Timeline]);
+        c.mode = ReportMode::Leaks;
+        assert!(c.check().is_ok());
+        c = Conversion::new(&capture, Format::Timeline);
+        assert!(c.check().is_ok());
+        c.mode = ReportMode::Leaks;
+        assert!(matches!(c.check(), Err(Error::Usage(_))));
+        c = Conversion::with_formats(&capture, &[Format::Timeline, Format::Aggregate]);
         assert!(matches!(c.check(), Err(Error::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -90,6 +90,12 @@ pub enum CaptureError {
     /// memray 1.20's words (`NotImplementedError`) for statistics of an aggregated capture.
     #[error("{}: Can't compute statistics using a pre-aggregated capture file.", path.display())]
     StatsOnAggregated { path: PathBuf },
+    /// An aggregated capture keeps no allocation events to follow over time.
+    #[error(
+        "{}: Can't draw a timeline of a pre-aggregated capture file (it keeps no allocation events).",
+        path.display()
+    )]
+    TimelineOnAggregated { path: PathBuf },
     /// Allocation sizes memray's statistics cannot bin (it fails with a traceback too).
     #[error(
         "{}: no histogram of allocation sizes: {why} (memray's statistics fail here too)",

@@ -37,5 +37,6 @@ pub mod progress;
 pub mod report;
 pub mod stacks;
 pub mod stats;
+pub mod timeline;
 
 pub use error::{BatchError, CaptureError, Error, ReadError};

@@ -129,6 +129,9 @@ pub enum Format {
     /// Not a report: memray's statistics of the whole capture, the document `memray stats
     /// --json` writes ([`crate::stats`]); beside reports, counted from the same read.
     Stats,
+    /// memform's own, and not a report: the heap and resident sizes over the capture's
+    /// time as an SVG picture ([`crate::timeline`]); beside reports, from the same read.
+    Timeline,
 }
 
 impl Format {
@@ -146,7 +149,7 @@ impl Format {
     ];
 
     /// Every format: the reports, then those made of the whole capture by their own pass.
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
@@ -157,6 +160,7 @@ impl Format {
         Format::Events,
         Format::Aggregate,
         Format::Stats,
+        Format::Timeline,
     ];
 
     /// Whether it is a report of one mode (peak, leaks, temporary), written by a
@@ -167,7 +171,8 @@ impl Format {
     }
 
     /// Whether it is written alone, by its own pass over the capture (the events dataset
-    /// and the aggregated capture); the statistics can also join reports' read.
+    /// and the aggregated capture); the statistics and the timeline can also join reports'
+    /// read.
     pub fn is_written_alone(self) -> bool {
         matches!(self, Format::Events | Format::Aggregate)
     }
@@ -196,6 +201,7 @@ impl Format {
             Format::Events => "events",
             Format::Aggregate => "aggregate",
             Format::Stats => "stats",
+            Format::Timeline => "timeline",
         }
     }
 
@@ -212,6 +218,7 @@ impl Format {
             Format::Events => "",
             Format::Aggregate => ".bin",
             Format::Stats => ".json",
+            Format::Timeline => ".svg",
         }
     }
 
@@ -252,7 +259,9 @@ impl Format {
                 options.folded,
                 options.parquet.capture.file_name(),
             )),
-            Format::Events | Format::Aggregate | Format::Stats => Box::new(NotAReport(self)),
+            Format::Events | Format::Aggregate | Format::Stats | Format::Timeline => {
+                Box::new(NotAReport(self))
+            }
         }
     }
 
@@ -368,7 +377,10 @@ mod tests {
         assert!(!Format::Events.is_report() && !Format::Aggregate.is_report());
         assert!(!Format::Stats.is_report() && !Format::Stats.is_written_alone());
         assert!(Format::Events.is_written_alone() && Format::Aggregate.is_written_alone());
-        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 3);
+        assert_eq!(Format::from_name("Timeline"), Some(Format::Timeline));
+        assert!(!Format::Timeline.is_report() && !Format::Timeline.is_written_alone());
+        assert_eq!(Format::Timeline.suffix(), ".svg");
+        assert_eq!(Format::ALL.len(), Format::REPORTS.len() + 4);
     }
 
     #[test]

@@ -52,6 +52,12 @@ impl HeapSize {
         self.peak
     }
 
+    /// The heap's size now.
+    #[inline]
+    pub fn current(&self) -> u64 {
+        self.current
+    }
+
     #[inline]
     fn home(&self, address: u64) -> usize {
         (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: fixture paths, running the binary, reading
-//! captures and CSV reports.
+//! captures and CSV reports, headless Chromium's screenshots of SVG pictures.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -196,4 +196,68 @@ pub fn assert_no_temporary_files(dir: &Path, case: &str) {
         leftovers.is_empty(),
         "{case}: temporary files left: {leftovers:?}"
     );
+}
+
+/// The bytes of a CSV report: the sum of its `size` column.
+pub fn csv_bytes(csv: &str) -> u128 {
+    let rows = csv_rows(csv);
+    let size = rows[0].iter().position(|c| c == "size").unwrap();
+    rows[1..]
+        .iter()
+        .map(|r| r[size].parse::<u128>().unwrap())
+        .sum()
+}
+
+/// Debian's `chromium`, or `None` (with a note) where it is missing, unless
+/// `MEMFORM_REQUIRE_CHROMIUM=1` (scripts/test.sh), which makes it a failure.
+pub fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|_| PathBuf::from(name))
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("MEMFORM_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required (apt-get install chromium)"
+        );
+        eprintln!("chromium not found: the rendering check is skipped");
+    }
+    found
+}
+
+/// Renders `svg` in headless Chromium into `png`, a window of `size` pixels.
+pub fn screenshot(chromium: &Path, svg: &Path, png: &Path, size: (u32, u32)) {
+    let o = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--window-size={},{}", size.0, size.1))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", svg.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        o.status.success() && png.exists(),
+        "chromium: {}",
+        stderr(&o)
+    );
+}
+
+/// The number of distinct colours of the PNG at `path`.
+pub fn distinct_colours(path: &Path) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bytes = &buf[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> = bytes.chunks(step).collect();
+    colours.len()
 }

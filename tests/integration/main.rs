@@ -27,6 +27,9 @@
 //!   fixture against itself and swapped; its outputs, `--fail-above` and refusals.
 //! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
 //!   leaks reports equal memray's of the original; the command line of the format.
+//! - `timeline`: `transform timeline` of every full fixture capture read back: the peak
+//!   marker at the peak report's total and its moment, the heap and RSS series against a
+//!   model of the capture; rendered by Chromium.
 
 mod aggregate;
 mod batch;
@@ -47,3 +50,4 @@ mod older_versions;
 mod parquet_and_speedscope;
 mod pprof;
 mod stats;
+mod timeline;

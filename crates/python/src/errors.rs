@@ -76,6 +76,7 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             | EngineCaptureError::EventsOfAggregated { .. }
             | EngineCaptureError::AlreadyAggregated { .. }
             | EngineCaptureError::StatsOnAggregated { .. }
+            | EngineCaptureError::TimelineOnAggregated { .. }
             | EngineCaptureError::StatsWithoutHistogram { .. },
         )
         | Error::UnknownFormat(_)

@@ -51,17 +51,18 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: The formats of :func:`transform` (and of ``memform transform``): the reports, then
 #: ``events``, the events dataset (a folder of Parquet tables, docs/events-dataset.md),
 #: ``aggregate``, the capture rewritten as memray's aggregated capture (``memray run
-#: --aggregate``), and ``stats``, the document ``memray stats --json`` writes
-#: (:func:`stats` returns it parsed).
+#: --aggregate``), ``stats``, the document ``memray stats --json`` writes
+#: (:func:`stats` returns it parsed), and ``timeline``, the heap and resident sizes over
+#: the capture's time as an SVG picture (docs/timeline.md).
 FORMATS = (
     "gprof2dot", "csv", "speedscope", "parquet", "folded", "pprof", "flamegraph", "events",
-    "aggregate", "stats",
+    "aggregate", "stats", "timeline",
 )
 
-#: The report formats among :data:`FORMATS`: every one but ``events``, ``aggregate`` and
-#: ``stats``, which are made of the whole capture and take no report mode (``leaks`` and
-#: ``temporary_threshold`` raise ``ValueError`` with them).
-REPORT_FORMATS = FORMATS[:-3]
+#: The report formats among :data:`FORMATS`: every one but ``events``, ``aggregate``,
+#: ``stats`` and ``timeline``, which are made of the whole capture and take no report mode
+#: (``leaks`` and ``temporary_threshold`` raise ``ValueError`` with them).
+REPORT_FORMATS = FORMATS[:-4]
 
 
 class CaptureWarning(UserWarning):
@@ -133,7 +134,8 @@ def transform(
     capture under memray's default name (``memray-<format>-<name>``). ``aggregate``
     writes the capture as memray's aggregated capture (``memray-aggregate-<name>.bin``),
     ``stats`` memray's statistics (``memray-stats-<capture file name>.json``, the document
-    of ``memray stats --json``). An existing report
+    of ``memray stats --json``), ``timeline`` the heap and resident sizes over time as an
+    SVG picture (``memray-timeline-<name>.svg``). An existing report
     is not overwritten unless ``force=True`` (``FileExistsError``). The report is written to
     a temporary file and renamed into place, so a failed conversion leaves nothing behind.
 
