@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::analysis::ReportMode;
 use crate::batch::Batch;
@@ -41,6 +41,17 @@ enum Command {
     Stats(StatsArgs),
     /// Compare the reports of two captures stack by stack: what grew, what shrank
     Diff(DiffArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff (e.g. `memform man | man -l -`); of one command with
+    /// its name (`memform man diff`)
+    Man {
+        /// A command: transform, stats, diff, completions
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -186,14 +197,9 @@ struct ReportArgs {
 #[derive(Debug, Args)]
 struct TransformArgs {
     /// Format to use for the report, or a comma-separated list of formats (one read of the
-    /// capture, a report in each). Available formats: gprof2dot, csv, speedscope, parquet,
-    /// folded, pprof, flamegraph (an SVG picture); stats (memray's statistics, the `memray stats --json` document,
-    /// default memray-stats-<capture name>.json; alone or beside reports, from the same
-    /// read); timeline (the heap and resident sizes over the capture's time as an SVG
-    /// picture, its peak marked; alone or beside reports, from the same read); and, written
-    /// alone, events (a folder of Parquet tables of every allocation,
-    /// default memray-events-<name>/) and aggregate (the capture rewritten as memray's
-    /// aggregated capture)
+    /// capture, a report in each): gprof2dot, csv, speedscope, parquet, folded, pprof,
+    /// flamegraph, stats, timeline; written alone: events, aggregate
+    #[arg(long_help = formats_help())]
     format: String,
     /// Results of the tracker run (memray capture files; several are converted side by
     /// side, each into its own report)
@@ -239,6 +245,49 @@ struct TransformArgs {
     /// Stats only: the top N locations and modules [default: 5]
     #[arg(long, value_name = "N", value_parser = parse_num_largest)]
     num_largest: Option<usize>,
+}
+
+/// Prints the manual page of memform, or of its `command`, in roff.
+fn man_page(command: Option<&str>) -> i32 {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            match cli.find_subcommand(name) {
+                Some(sub) => sub.clone().name(format!("memform-{name}")),
+                None => {
+                    eprintln!("memform: error: no command {name:?}: transform, stats, diff, completions, man");
+                    return 1;
+                }
+            }
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match clap_mangen::Man::new(page).render(&mut out) {
+        Ok(()) => 0,
+        // A closed pipe (`| head`) is not an error worth a line.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("memform: error: {e}");
+            1
+        }
+    }
+}
+
+/// The long help of `transform`'s format: a line per format.
+fn formats_help() -> String {
+    let mut help = String::from(
+        "Format to use for the report, or a comma-separated list of formats (one read of the \
+         capture, a report in each):\n",
+    );
+    for format in Format::ALL {
+        help.push_str(&format!(
+            "\n  {:<11} {}",
+            format.name(),
+            format.description()
+        ));
+    }
+    help
 }
 
 fn parse_folded_value(s: &str) -> Result<FoldedValue, String> {
@@ -304,6 +353,12 @@ where
             quiet: args.quiet,
             threads: args.threads.unwrap_or(0),
         }),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "memform", &mut out);
+            0
+        }
+        Command::Man { command } => man_page(command.as_deref()),
         Command::Diff(args) => match diff_command(args) {
             Ok(command) => crate::diff::cli::run(&command),
             Err(e) => {

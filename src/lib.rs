@@ -40,3 +40,6 @@ pub mod stats;
 pub mod timeline;
 
 pub use error::{BatchError, CaptureError, Error, ReadError};
+
+/// memform's version: `memform --version`'s, and the Python package's `__version__`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -116,6 +116,10 @@ mod tests {
             p("dir/memray-app.123.bin", Format::Stats),
             PathBuf::from("dir/memray-stats-app.123.bin.json")
         );
+        assert_eq!(
+            p("dir/memray-app.123.bin", Format::Timeline),
+            PathBuf::from("dir/memray-timeline-app.123.svg")
+        );
     }
 
     #[test]

@@ -189,6 +189,27 @@ impl Format {
             .find(|f| f.name() == name.to_lowercase())
     }
 
+    /// What the format writes, in one line (`memform transform --help`).
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Csv => "memray's CSV report: a row per stack, thread and allocator",
+            Format::Gprof2dot => "memray's gprof2dot JSON, for gprof2dot's call graphs",
+            Format::Speedscope => "memray's speedscope JSON, for speedscope.app",
+            Format::Parquet => "the CSV report's rows as Parquet, for pandas, polars, DuckDB",
+            Format::Folded => "folded stacks, for flamegraph.pl and inferno",
+            Format::Pprof => "a gzipped pprof profile, for go tool pprof, Pyroscope, Grafana",
+            Format::Flamegraph => "the report as an SVG flame graph (inferno)",
+            Format::Events => {
+                "written alone: a folder of Parquet tables of every allocation and its lifetime"
+            }
+            Format::Aggregate => "written alone: the capture as memray's aggregated capture",
+            Format::Stats => "memray's statistics (memray stats --json); also beside reports",
+            Format::Timeline => {
+                "the heap and resident sizes over time as an SVG; also beside reports"
+            }
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Csv => "csv",

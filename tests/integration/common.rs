@@ -252,12 +252,21 @@ pub fn screenshot(chromium: &Path, svg: &Path, png: &Path, size: (u32, u32)) {
 
 /// The number of distinct colours of the PNG at `path`.
 pub fn distinct_colours(path: &Path) -> usize {
+    let colours: std::collections::HashSet<[u8; 3]> = pixels(path).into_iter().collect();
+    colours.len()
+}
+
+/// The RGB pixels of the PNG at `path` (8-bit RGB or RGBA, as Chromium writes them).
+pub fn pixels(path: &Path) -> Vec<[u8; 3]> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).unwrap();
-    let bytes = &buf[..info.buffer_size()];
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
     let step = info.color_type.samples();
-    let colours: std::collections::HashSet<&[u8]> = bytes.chunks(step).collect();
-    colours.len()
+    assert!(step >= 3, "{}: {:?}", path.display(), info.color_type);
+    buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect()
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
-use crate::flamegraph::{chromium, pixels, screenshot};
 
 fn diff_fixture(name: &str) -> PathBuf {
     fixtures().join("diff").join(name)

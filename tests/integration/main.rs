@@ -25,6 +25,7 @@
 //!   memray that wrote it, text and JSON, byte for byte; its command line.
 //! - `diff`: `memform diff` of captures whose changes are known by construction, of every
 //!   fixture against itself and swapped; its outputs, `--fail-above` and refusals.
+//! - `shell`: `--version`, `transform --help`'s formats, completion scripts, manual pages.
 //! - `aggregate`: `transform aggregate` of every full fixture capture read back: its peak and
 //!   leaks reports equal memray's of the original; the command line of the format.
 //! - `timeline`: `transform timeline` of every full fixture capture read back: the peak
@@ -49,5 +50,6 @@ mod native_damage;
 mod older_versions;
 mod parquet_and_speedscope;
 mod pprof;
+mod shell;
 mod stats;
 mod timeline;

@@ -171,7 +171,7 @@ fn main(py: Python<'_>, argv: Vec<String>) -> i32 {
 
 #[pymodule]
 fn _memform(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("__version__", memform::VERSION)?;
     m.add("CaptureError", m.py().get_type::<CaptureError>())?;
     m.add_class::<ReportStream>()?;
     m.add_function(wrap_pyfunction!(report_stream, m)?)?;
