@@ -40,8 +40,18 @@ pub struct Finished {
 // The child is reaped by `wait4`, which clippy does not see.
 #[allow(clippy::zombie_processes)]
 pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> Finished {
+    // memform's own peak RSS, which it writes at exit (src/main.rs): wait4's also counts
+    // this test process's address space, which the child was spawned from.
+    static SPAWNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let rss_file = std::env::temp_dir().join(format!(
+        "memform-test-rss-{}-{}",
+        std::process::id(),
+        SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_file(&rss_file);
     let mut child = Command::new(env!("CARGO_BIN_EXE_memform"))
         .args(args)
+        .env("MEMFORM_PEAK_RSS_FILE", &rss_file)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -73,10 +83,20 @@ pub fn memform_within(args: &[&OsStr], limit: Duration, case: &str) -> Finished 
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(libc::WIFEXITED(status), "{case}: killed by a signal");
+    // `VmHWM:     20480 kB`; without it (an exit before main's end), wait4's upper bound.
+    let own = std::fs::read_to_string(&rss_file).ok().and_then(|line| {
+        let kib = line
+            .strip_prefix("VmHWM:")?
+            .trim()
+            .strip_suffix("kB")?
+            .trim();
+        kib.parse::<u64>().ok()
+    });
+    let _ = std::fs::remove_file(&rss_file);
     Finished {
         code: libc::WEXITSTATUS(status),
         stderr,
-        max_rss: usage.ru_maxrss as u64 * 1024,
+        max_rss: own.unwrap_or(usage.ru_maxrss as u64) * 1024,
     }
 }
 

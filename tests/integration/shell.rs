@@ -37,7 +37,14 @@ fn completion_scripts() {
         assert!(o.status.success(), "{shell}: {}", stderr(&o));
         let script = String::from_utf8_lossy(&o.stdout);
         // Every command and option is in the script (fish writes `-l fail-above`).
-        for word in ["transform", "stats", "diff", "fail-above", "leaks", "num-largest"] {
+        for word in [
+            "transform",
+            "stats",
+            "diff",
+            "fail-above",
+            "leaks",
+            "num-largest",
+        ] {
             assert!(script.contains(word), "{shell}: {word}");
         }
     }
