@@ -50,3 +50,34 @@ def test_the_events_dataset_is_every_allocation_with_its_lifetime(tmp_path):
     with pytest.raises(ValueError, match="an aggregated capture keeps no allocation events"):
         memform.transform(CAPTURES / "v1.20.0-py3.11-aggregate.bin", "events", tmp_path / "agg")
     assert not (tmp_path / "leaks").exists() and not (tmp_path / "agg").exists()
+
+
+def test_events_gives_datasets_over_the_files(tmp_path):
+    """memform.events: a pyarrow Dataset per table, over the files it wrote into `output`
+    (or a temporary folder that lives as long as the result)."""
+    import pyarrow.dataset
+
+    capture = CAPTURES / "v1.20.0-py3.12-default.bin"
+    tables = memform.events(capture, tmp_path / "ev")
+    assert sorted(tables) == sorted(memform.EVENTS_TABLES)
+    assert tables.folder == tmp_path / "ev"
+    for name, dataset in tables.items():
+        assert isinstance(dataset, pyarrow.dataset.Dataset)
+        assert dataset.to_table() == pq.read_table(tmp_path / "ev" / f"{name}.parquet")
+    # The same rows as the folder transform writes.
+    again = memform.transform(capture, "events", tmp_path / "again")
+    assert tables["allocations"].to_table() == pq.read_table(again / "allocations.parquet")
+    with pytest.raises(FileExistsError):
+        memform.events(capture, tmp_path / "ev")
+    assert memform.events(capture, tmp_path / "ev", force=True).folder == tmp_path / "ev"
+    # A temporary folder, removed with the result.
+    temporary = memform.events(capture)
+    folder = temporary.folder
+    assert temporary["stacks"].count_rows() > 0
+    del temporary
+    import gc
+
+    gc.collect()
+    assert not folder.exists()
+    with pytest.raises(ValueError):
+        memform.events(CAPTURES / "v1.20.0-py3.11-aggregate.bin")

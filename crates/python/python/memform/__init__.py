@@ -4,6 +4,8 @@
   Parquet reports, the capture's metadata on the schema), handed over from Rust through the
   Arrow C data interface without a copy.
 - :func:`transform` writes a report file in any format, like ``memray transform``.
+- :func:`events` gives the events dataset (every allocation with its lifetime) as
+  ``pyarrow.dataset.Dataset`` s over the Parquet files it writes, never loaded whole.
 - :func:`stats` gives memray's statistics of a capture (``memray stats --json``) as a dict.
 - :func:`diff` compares the reports of two captures stack by stack, as a ``pyarrow.Table``
   (``memform diff``).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import tempfile
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
@@ -34,12 +37,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CaptureError",
     "CaptureWarning",
+    "EVENTS_TABLES",
+    "EventsDataset",
     "FORMATS",
     "REPORT_FORMATS",
     "ReportStream",
     "__version__",
     "dataset_part",
     "diff",
+    "events",
     "report",
     "report_stream",
     "stats",
@@ -156,6 +162,62 @@ def transform(
     )
     _warn(warning)
     return pathlib.Path(path)
+
+
+#: The tables of the events dataset (docs/events-dataset.md), each a Parquet file
+#: ``<name>.parquet`` of the folder :func:`events` writes.
+EVENTS_TABLES = ("allocations", "stacks", "threads", "memory")
+
+
+class EventsDataset(Dict[str, "pyarrow.dataset.Dataset"]):
+    """The tables of the events dataset by name (:data:`EVENTS_TABLES`), each a
+    ``pyarrow.dataset.Dataset`` over its Parquet file; :attr:`folder` is where they are.
+    Written into a temporary folder (no ``output`` given), the folder lives as long as this
+    object."""
+
+    folder: pathlib.Path
+    _temporary: Optional[tempfile.TemporaryDirectory]  # type: ignore[type-arg]
+
+
+def events(
+    capture: PathLike,
+    output: Optional[PathLike] = None,
+    *,
+    force: bool = False,
+) -> EventsDataset:
+    """The events dataset of ``capture``: every allocation with its lifetime, and the
+    stacks, threads and memory records they refer to (docs/events-dataset.md), written as
+    Parquet files into ``output`` (a folder; without it, a temporary folder that lives as
+    long as the result) and returned as a dict from each table's name (``allocations``,
+    ``stacks``, ``threads``, ``memory``) to a ``pyarrow.dataset.Dataset`` over its file, so
+    that a capture of any size is scanned, filtered and joined without being loaded whole
+    (polars: ``polars.scan_parquet(result.folder / "allocations.parquet")``; DuckDB:
+    ``duckdb.sql(f"select ... from '{result.folder}/allocations.parquet'")``).
+
+    An existing ``output`` is replaced only with ``force=True`` (``FileExistsError``), and
+    only if it holds nothing but the dataset's files. Raises :class:`CaptureError` for a
+    capture that cannot be read and ``ValueError`` for an aggregated capture, which keeps no
+    events. The GIL is released while the capture is read.
+
+    >>> tables = memform.events("run.bin")  # doctest: +SKIP
+    >>> tables["allocations"].to_table(filter=pc.field("size") > 1 << 20).num_rows  # doctest: +SKIP
+    """
+    import pyarrow.dataset
+
+    temporary = None
+    if output is None:
+        temporary = tempfile.TemporaryDirectory(prefix="memform-events-")
+        output = pathlib.Path(temporary.name) / "events"
+    path, warning = _memform.transform(os.fspath(capture), "events", os.fspath(output), force=force)
+    _warn(warning)
+    folder = pathlib.Path(path)
+    result = EventsDataset(
+        (name, pyarrow.dataset.dataset(folder / f"{name}.parquet", format="parquet"))
+        for name in EVENTS_TABLES
+    )
+    result.folder = folder
+    result._temporary = temporary
+    return result
 
 
 def stats(capture: PathLike, *, num_largest: int = 5) -> Dict[str, Any]:
