@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# The Python package's tests: build the wheel with maturin, install it into a fresh venv
-# (with the test tools: pytest, polars, duckdb, dask.distributed, and memray 1.20.0 to record
-# a large capture), and run pytest over crates/python/tests there. Needs python3 (3.9+) and
-# PyPI. maturin lives in its own venv, reused while it works (MEMFORM_BUILD_VENV, default
-# ~/.cache/memform-build-venv); the test venv is made anew each run.
+# The Python package's tests: build the portable manylinux_2_17 wheel (scripts/build_wheel.sh:
+# maturin with zig, checked by auditwheel), install it into a fresh venv (with the test tools:
+# pytest, polars, duckdb, dask.distributed, and memray 1.20.0 to record a large capture), and
+# run pytest over crates/python/tests there. Needs python3 (3.9+) and PyPI. maturin, ziglang
+# and auditwheel live in their own venv, reused while it works (MEMFORM_WHEEL_VENV, default
+# ~/.cache/memform-wheel-venv); the test venv is made anew each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_venv=${MEMFORM_BUILD_VENV:-$HOME/.cache/memform-build-venv}
-if ! "$build_venv/bin/maturin" --version >/dev/null 2>&1; then
-  echo "python tests: making $build_venv" >&2
-  python3 -m venv --clear "$build_venv"
-  "$build_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2"
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd crates/python && "$build_venv/bin/maturin" build --release --locked -q -o "$work/dist")
-wheel=$(ls "$work"/dist/memform-*.whl)
+wheel=$(bash scripts/build_wheel.sh "$work/dist")
 echo "python tests: built $(basename "$wheel")" >&2
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel" \
