@@ -7,8 +7,11 @@
 #  3. the Parquet reports read by pandas, polars and DuckDB (from PyPI) against the CSV reports,
 #     and the events dataset read by DuckDB, polars and pyarrow against memray's reports;
 #  4. memform's aggregated captures read by memray 1.20.0 (same venv) against the originals;
-#  5. the Python wheel built with maturin, installed into a fresh venv, and its pytest suite.
-# MEMFORM_SKIP_LIVE=1 skips 2 to 5, the parts that need PyPI.
+#  5. the portable Python wheel (scripts/build_wheel.sh: manylinux_2_17, checked by auditwheel),
+#     installed into a fresh venv, and its pytest suite;
+#  6. the install paths of README (scripts/install_check.sh): `pip install ./crates/python` and
+#     the sdist, each into a fresh venv, then the bundled-capture example against memray's report.
+# MEMFORM_SKIP_LIVE=1 skips 2 to 6, the parts that need PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # tests/integration/pprof.rs reads the pprof reports with `go tool pprof` (Debian's golang-go);
@@ -39,4 +42,5 @@ if [ "${MEMFORM_SKIP_LIVE:-0}" != 1 ]; then
   bash scripts/parquet_check.sh
   bash scripts/aggregate_check.sh
   bash scripts/python_test.sh
+  bash scripts/install_check.sh
 fi
