@@ -306,11 +306,7 @@ impl Conversion {
 
     /// Writes the SVG picture of `timeline` into `target`'s file.
     fn write_timeline(&self, timeline: &Timeline, target: &Target) -> Result<PathBuf, Error> {
-        let name = self
-            .capture
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = crate::output_names::file_name(&self.capture);
         self.write_with(target, |file| {
             crate::timeline::write_svg(&mut std::io::BufWriter::new(file), timeline, &name)
         })

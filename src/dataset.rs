@@ -24,10 +24,7 @@ pub const PART_FILE: &str = "part-0.parquet";
 /// file name that is not UTF-8 is read lossily (U+FFFD for what is not). A path without a
 /// file name gives an empty value.
 pub fn partition_value(capture: &Path) -> String {
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = crate::output_names::file_name(capture);
     percent_encode(file_stem(&name))
 }
 

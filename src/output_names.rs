@@ -14,10 +14,7 @@ pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
     if format == Format::Stats {
         return crate::stats::default_json_path(capture);
     }
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file_name(capture);
     let mut output = format!("{}{}", file_stem(&name), format.suffix());
     if let Some(rest) = output.strip_prefix("memray-") {
         output = rest.to_string();
@@ -47,13 +44,18 @@ pub fn output_in_dir(dir: &Path, capture: &Path, format: Format) -> PathBuf {
     }
 }
 
+/// The last component of `path` as a string (read lossily where it is not UTF-8; empty for a
+/// path without a file name).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The name a capture gives its outputs: its file name without its suffix
 /// ([`file_stem`]) and without a `memray-` prefix (`memray-app.123.bin` → `app.123`).
 pub fn capture_name(capture: &Path) -> String {
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file_name(capture);
     let stem = file_stem(&name);
     stem.strip_prefix("memray-").unwrap_or(stem).to_string()
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::capture::CaptureFile;
 use crate::error::Error;
 use crate::progress::Bar;
-use crate::report::output::PendingOutput;
+use crate::report::output::write_file;
 use crate::stats::{default_json_path, stats};
 
 /// What the command line asked for.
@@ -91,16 +91,12 @@ fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> 
         return Ok(());
     };
     let document = stats.json(capture)?;
-    let write = |source| Error::Write {
-        path: target.clone(),
-        source,
-    };
-    let mut pending = PendingOutput::create(&target).map_err(write)?;
-    pending
-        .file()
-        .write_all(document.as_bytes())
-        .map_err(write)?;
-    pending.commit().map_err(write)?;
+    write_file(&target, false, |file| file.write_all(document.as_bytes())).map_err(|source| {
+        Error::Write {
+            path: target.clone(),
+            source,
+        }
+    })?;
     if !options.quiet {
         println!("Wrote {}", target.display());
     }

@@ -109,10 +109,7 @@ pub const DEFAULT_NUM_LARGEST: usize = 5;
 /// memray's default name of the JSON document of `capture`: `memray-stats-<name>.json`
 /// beside it (a leading `memray-` of the name dropped).
 pub fn default_json_path(capture: &Path) -> PathBuf {
-    let name = capture
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = crate::output_names::file_name(capture);
     let name = format!("{name}.json");
     let name = name.strip_prefix("memray-").unwrap_or(&name);
     capture.with_file_name(format!("memray-stats-{name}"))
