@@ -16,12 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 import memform
 
 
-def convert_folder(client, captures_dir, dataset_dir, *, leaks: bool = False) -> Dict[str, str]:
+def convert_folder(
+    client: "Client", captures_dir: memform.PathLike, dataset_dir: memform.PathLike, *, leaks: bool = False
+) -> Dict[str, str]:
     """Converts every ``*.bin`` capture of ``captures_dir`` on the cluster of ``client`` into
     the dataset ``dataset_dir``; returns, per capture, the part written or the error."""
     captures = sorted(str(p) for p in Path(captures_dir).glob("*.bin"))
@@ -50,12 +55,12 @@ def convert_folder(client, captures_dir, dataset_dir, *, leaks: bool = False) ->
     return outcome
 
 
-def top_stacks(dataset_dir, limit: int = 10) -> List[tuple]:
+def top_stacks(dataset_dir: memform.PathLike, limit: int = 10) -> List[Tuple[Any, ...]]:
     """The largest allocation sites across all captures of the dataset (DuckDB)."""
     import duckdb
 
     pattern = str(Path(dataset_dir) / "*" / "*.parquet")
-    return duckdb.sql(
+    return duckdb.execute(
         f"""
         select capture, leaf_function, leaf_file, leaf_line, sum(size) as bytes
         from read_parquet('{pattern}', hive_partitioning = true, hive_types_autocast = false)
@@ -66,8 +71,8 @@ def top_stacks(dataset_dir, limit: int = 10) -> List[tuple]:
     ).fetchall()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("captures_dir")
     parser.add_argument("dataset_dir")
     parser.add_argument("--scheduler", help="address of a running dask scheduler")

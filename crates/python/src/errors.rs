@@ -60,6 +60,11 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             Some(errno) => os_error(errno, &source.to_string(), &path),
             None => PyOSError::new_err(format!("{}: {source}", path.display())),
         },
+        // The command line says "No such file" of both, as memray does; Python's exceptions
+        // can tell them apart.
+        Error::CaptureNotFound(path) if path.is_dir() => {
+            os_error(libc::EISDIR, "A folder, not a capture file", &path)
+        }
         Error::CaptureNotFound(path) => os_error(libc::ENOENT, "No such file", &path),
         Error::OutputExists(path) => os_error(
             libc::EEXIST,

@@ -8,10 +8,12 @@
 //! - [`diff_stream`]: the diff of two captures' reports as an Arrow stream.
 //! - [`dataset_part`]: a capture's file in a Hive-partitioned dataset.
 //! - [`main`]: the `memform` command line, for the wheel's `memform` command.
-//! - Errors become Python exceptions in [`errors`].
+//! - Errors become Python exceptions in [`errors`]; the long calls report their progress to
+//!   a Python callable through [`progress`].
 
 mod arrow_stream;
 mod errors;
+mod progress;
 
 use std::path::PathBuf;
 
@@ -22,13 +24,13 @@ use memform::analysis::{self, ReportMode};
 use memform::capture::CaptureFile;
 use memform::convert::{check_capture, end_warning, Conversion};
 use memform::diff::{DiffKey, DiffOptions};
-use memform::progress::Silent;
 use memform::report::arrow_rows::{BatchCollector, DEFAULT_BATCH_ROWS};
 use memform::report::metadata::CaptureIdentity;
 use memform::report::Format;
 
 use crate::arrow_stream::ReportStream;
 use crate::errors::{to_py_err, CaptureError};
+use crate::progress::CallProgress;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -48,14 +50,16 @@ fn report_mode(leaks: bool, temporary_threshold: Option<u64>) -> PyResult<Report
 /// The rows of one report of `capture` as an Arrow stream, and the warning about a
 /// capture that ends without a trailer (or `None`).
 #[pyfunction]
-#[pyo3(signature = (capture, *, leaks = false, temporary_threshold = None))]
+#[pyo3(signature = (capture, *, leaks = false, temporary_threshold = None, progress = None))]
 fn report_stream(
     py: Python<'_>,
     capture: PathBuf,
     leaks: bool,
     temporary_threshold: Option<u64>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(ReportStream, Option<String>)> {
     let mode = report_mode(leaks, temporary_threshold)?;
+    let mut progress = CallProgress::new(progress);
     let collected = py.detach(|| -> Result<_, memform::Error> {
         check_capture(&capture)?;
         let file = CaptureFile::open(&capture)?;
@@ -63,7 +67,7 @@ fn report_stream(
             high_water_mark: true,
             threads: 0,
         };
-        let mut report = analysis::compute(&file, mode, options, &mut Silent)?;
+        let mut report = analysis::compute(&file, mode, options, progress.as_dyn())?;
         let warning = end_warning(&file, report.end, report.total_allocations);
         let mut collector = BatchCollector::new(CaptureIdentity::of(&capture), DEFAULT_BATCH_ROWS);
         // Collecting fails only on a row group of more than 2^31 frames.
@@ -73,13 +77,15 @@ fn report_stream(
     let ((schema, batches), warning) = collected
         .map_err(|e| to_py_err(py, e))?
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    progress.into_result()?;
     Ok((ReportStream::new(schema, batches), warning))
 }
 
 /// Converts `capture` into a report file in `format`; returns the report's path and the
 /// warning about a capture that ends without a trailer (or `None`).
 #[pyfunction]
-#[pyo3(signature = (capture, format, output = None, *, force = false, leaks = false, temporary_threshold = None))]
+#[pyo3(signature = (capture, format, output = None, *, force = false, leaks = false, temporary_threshold = None, progress = None))]
+#[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn transform(
     py: Python<'_>,
     capture: PathBuf,
@@ -88,6 +94,7 @@ fn transform(
     force: bool,
     leaks: bool,
     temporary_threshold: Option<u64>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(PathBuf, Option<String>)> {
     let format = Format::from_name(format)
         .ok_or_else(|| to_py_err(py, memform::Error::UnknownFormat(format.to_string())))?;
@@ -97,9 +104,11 @@ fn transform(
     }
     conversion.mode = report_mode(leaks, temporary_threshold)?;
     conversion.force = force;
+    let mut progress = CallProgress::new(progress);
     let converted = py
-        .detach(|| conversion.run(&mut Silent))
+        .detach(|| conversion.run(progress.as_dyn()))
         .map_err(|e| to_py_err(py, e))?;
+    progress.into_result()?;
     let warning = converted.warning.clone();
     let output = converted.into_first().map_err(|e| to_py_err(py, e))?;
     Ok((output, warning))
@@ -108,24 +117,33 @@ fn transform(
 /// memray's statistics of `capture` with top lists of `num_largest`: the JSON document
 /// `memray stats --json` writes.
 #[pyfunction]
-#[pyo3(signature = (capture, *, num_largest = 5))]
-fn stats(py: Python<'_>, capture: PathBuf, num_largest: usize) -> PyResult<String> {
+#[pyo3(signature = (capture, *, num_largest = 5, progress = None))]
+fn stats(
+    py: Python<'_>,
+    capture: PathBuf,
+    num_largest: usize,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
     if num_largest == 0 {
         return Err(PyValueError::new_err("num_largest must be at least 1"));
     }
-    py.detach(|| -> Result<String, memform::Error> {
-        check_capture(&capture)?;
-        let file = CaptureFile::open(&capture)?;
-        let stats = memform::stats::stats(&file, num_largest, 0, &mut Silent)?;
-        Ok(stats.json(&capture)?)
-    })
-    .map_err(|e| to_py_err(py, e))
+    let mut progress = CallProgress::new(progress);
+    let document = py
+        .detach(|| -> Result<String, memform::Error> {
+            check_capture(&capture)?;
+            let file = CaptureFile::open(&capture)?;
+            let stats = memform::stats::stats(&file, num_largest, 0, progress.as_dyn())?;
+            Ok(stats.json(&capture)?)
+        })
+        .map_err(|e| to_py_err(py, e))?;
+    progress.into_result()?;
+    Ok(document)
 }
 
 /// The diff of the reports of `base` and `new` ([`memform::diff`]) as an Arrow stream, its
 /// schema's metadata the `memform.diff.*` keys (captures, report, peaks, totals).
 #[pyfunction]
-#[pyo3(signature = (base, new, *, leaks = false, temporary_threshold = None, by = "stack"))]
+#[pyo3(signature = (base, new, *, leaks = false, temporary_threshold = None, by = "stack", progress = None))]
 fn diff_stream(
     py: Python<'_>,
     base: PathBuf,
@@ -133,6 +151,7 @@ fn diff_stream(
     leaks: bool,
     temporary_threshold: Option<u64>,
     by: &str,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<ReportStream> {
     let by = DiffKey::from_name(by).ok_or_else(|| {
         PyValueError::new_err(format!("by must be \"stack\" or \"row\", not {by:?}"))
@@ -142,8 +161,9 @@ fn diff_stream(
         by,
         threads: 0,
     };
+    let mut progress = CallProgress::new(progress);
     let collected = py.detach(|| -> Result<_, memform::Error> {
-        let diff = memform::diff::diff(&base, &new, &options, &mut Silent)?;
+        let diff = memform::diff::diff(&base, &new, &options, progress.as_dyn())?;
         let schema = memform::diff::output::schema_with_metadata(&diff);
         let batches = memform::diff::output::record_batches(&diff, schema.clone())
             .collect::<Result<Vec<_>, _>>();
@@ -152,6 +172,7 @@ fn diff_stream(
     let (schema, batches) = collected
         .map_err(|e| to_py_err(py, e))?
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    progress.into_result()?;
     Ok(ReportStream::new(schema, batches))
 }
 

@@ -24,6 +24,23 @@ MODES = [
 
 CAPTURE_FILES = sorted(CAPTURES.glob("*.bin"))
 
+#: A capture every API function reads (README's example).
+EXAMPLE_CAPTURE = CAPTURES / "v1.20.0-py3.11-default.bin"
+
+WORKLOAD = Path(__file__).with_name("workload_alloc_loop.py")
+
+
+@pytest.fixture(scope="session")
+def large_capture(tmp_path_factory):
+    """A real capture of about eight million allocation records, recorded by memray: long
+    enough to read (about a second) that what happens during a call can be watched."""
+    path = tmp_path_factory.mktemp("large") / "loop.bin"
+    subprocess.run(
+        [sys.executable, "-m", "memray", "run", "-q", "-o", str(path), str(WORKLOAD), "4000000"],
+        check=True,
+    )
+    return path
+
 
 def memform_command():
     """The `memform` command the wheel installed into this venv."""

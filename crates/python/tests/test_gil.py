@@ -1,29 +1,13 @@
 """The GIL is released while a capture is read: another Python thread keeps running through
 the whole of a long conversion."""
 
-import subprocess
-import sys
+import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 import memform
-
-WORKLOAD = Path(__file__).with_name("workload_alloc_loop.py")
-
-
-@pytest.fixture(scope="module")
-def large_capture(tmp_path_factory):
-    """A real capture of about eight million allocation records, recorded by memray."""
-    path = tmp_path_factory.mktemp("large") / "loop.bin"
-    subprocess.run(
-        [sys.executable, "-m", "memray", "run", "-q", "-o", str(path), str(WORKLOAD), "4000000"],
-        check=True,
-    )
-    return path
-
 
 def spin_during(call):
     """Runs `call` while a second thread records the time of every loop it makes; returns
@@ -64,3 +48,55 @@ def test_another_thread_runs_while_a_capture_decodes(large_capture, tmp_path, ap
     assert len(inside) > 1000, f"{len(inside)} loops of the other thread in {elapsed:.3f} s"
     gaps = [b - a for a, b in zip([lo] + inside, inside + [hi])]
     assert max(gaps) < 0.1 * elapsed, f"longest pause {max(gaps):.4f} s of {elapsed:.3f} s"
+
+
+def long_call(api, capture, output, progress):
+    """One of the API's long calls on `capture`, writing (where it writes) into `output`."""
+    if api == "report":
+        memform.report(capture, progress=progress)
+    elif api == "transform":
+        memform.transform(capture, "csv", output, progress=progress)
+    elif api == "events":
+        memform.events(capture, output, progress=progress)
+    elif api == "stats":
+        memform.stats(capture, progress=progress)
+    else:
+        memform.diff(capture, capture, progress=progress)
+
+
+@pytest.mark.parametrize("api", ["report", "transform", "events", "stats", "diff"])
+def test_two_threads_convert_two_captures_at_once(large_capture, tmp_path, api):
+    second = tmp_path / "second.bin"
+    shutil.copyfile(large_capture, second)
+    captures = [large_capture, second]
+    # The time, bytes done and bytes in all of every progress report of each conversion.
+    seen = [[], []]
+    failures = []
+
+    def convert(i):
+        def progress(phase, done, total):
+            seen[i].append((time.perf_counter(), done, total))
+
+        try:
+            long_call(api, captures[i], tmp_path / f"out{i}", progress)
+        except BaseException as failure:  # re-raised below, on the test's thread
+            failures.append(failure)
+
+    threads = [threading.Thread(target=convert, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert all(len(reports) > 3 for reports in seen), [len(reports) for reports in seen]
+
+    def working_inside(reports, other):
+        """The reports of one conversion, half-way through its capture, made while the
+        other conversion was between its first and last report."""
+        first, last = other[0][0], other[-1][0]
+        return [t for t, done, total in reports if first < t < last and 0 < done < total]
+
+    # With the GIL held through a call, the second thread could not even start its call
+    # until the first one returned: neither would report while the other is under way.
+    assert working_inside(seen[0], seen[1]), "the first conversion waited for the second"
+    assert working_inside(seen[1], seen[0]), "the second conversion waited for the first"

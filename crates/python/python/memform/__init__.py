@@ -16,7 +16,10 @@ Errors are exceptions: :class:`CaptureError` for a capture that cannot be read,
 ``FileNotFoundError``, ``FileExistsError`` and the other ``OSError`` subclasses for files,
 ``ValueError`` for arguments. A capture whose record stream ends without a trailer (the
 process was killed) is reported on from the records before it, with a
-:class:`CaptureWarning`. The GIL is released while a capture is read.
+:class:`CaptureWarning`. The GIL is released while a capture is read: other threads run,
+and two threads convert two captures at once. Paths are ``str`` or ``os.PathLike``. The long
+calls take ``progress=True`` for a tqdm bar (where tqdm is installed) or a callable of
+``(phase, done, total)``. docs/python.md has every function with an example.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
-from . import _memform
+from . import _memform, _progress
 from ._memform import CaptureError, ReportStream, __version__
+from ._progress import ProgressArg, ProgressCallback
+from ._temporary import SharedTemporaryFolder
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -40,6 +44,9 @@ __all__ = [
     "EVENTS_TABLES",
     "EventsDataset",
     "FORMATS",
+    "PathLike",
+    "ProgressArg",
+    "ProgressCallback",
     "REPORT_FORMATS",
     "ReportStream",
     "__version__",
@@ -52,6 +59,7 @@ __all__ = [
     "transform",
 ]
 
+#: A path: a ``str`` or any ``os.PathLike`` of one, such as ``pathlib.Path``.
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The formats of :func:`transform` (and of ``memform transform``): the reports, then
@@ -85,18 +93,29 @@ def report_stream(
     *,
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
+    progress: ProgressArg = False,
 ) -> ReportStream:
     """The rows of one report of ``capture`` as an Arrow stream (PyCapsule protocol).
 
     ``pyarrow.table(s)``, ``pyarrow.RecordBatchReader.from_stream(s)``,
     ``polars.from_arrow(s)`` and DuckDB take it as it is; :func:`report` is
-    ``pyarrow.table(report_stream(...))``.
+    ``pyarrow.table(report_stream(...))``. The arguments are those of :func:`report`.
     """
-    stream, warning = _memform.report_stream(
-        os.fspath(capture), leaks=leaks, temporary_threshold=temporary_threshold
-    )
+    stream, warning = _report_stream(capture, leaks, temporary_threshold, progress)
     _warn(warning)
     return stream
+
+
+def _report_stream(
+    capture: PathLike, leaks: bool, temporary_threshold: Optional[int], progress: ProgressArg
+) -> Tuple[ReportStream, Optional[str]]:
+    with _progress.callback(progress) as callback:
+        return _memform.report_stream(
+            os.fspath(capture),
+            leaks=leaks,
+            temporary_threshold=temporary_threshold,
+            progress=callback,
+        )
 
 
 def report(
@@ -104,6 +123,7 @@ def report(
     *,
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
+    progress: ProgressArg = False,
 ) -> "pyarrow.Table":
     """One report of ``capture`` as a ``pyarrow.Table``, one row per report row.
 
@@ -115,12 +135,20 @@ def report(
     memray's CSV report), ``frames``, ``leaf_function``, ``leaf_file``, ``leaf_line`` and
     ``depth``; the schema's metadata holds the ``memform.*`` keys (capture, versions,
     report, peak memory).
+
+    ``progress=True`` shows a tqdm bar while the capture is read (where tqdm is installed);
+    a callable ``progress(phase, done, total)`` is called instead (bytes of the capture).
+
+    Raises ``FileNotFoundError``, ``PermissionError`` (the ``OSError`` family) for a
+    capture that cannot be opened, :class:`CaptureError` for one that cannot be read.
+    The GIL is released while the capture is read.
+
+    >>> table = memform.report("run.bin", leaks=True)  # doctest: +SKIP
+    >>> table.sort_by([("size", "descending")]).slice(0, 10).to_pandas()  # doctest: +SKIP
     """
     import pyarrow
 
-    stream, warning = _memform.report_stream(
-        os.fspath(capture), leaks=leaks, temporary_threshold=temporary_threshold
-    )
+    stream, warning = _report_stream(capture, leaks, temporary_threshold, progress)
     _warn(warning)
     return pyarrow.table(stream)
 
@@ -133,6 +161,7 @@ def transform(
     force: bool = False,
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
+    progress: ProgressArg = False,
 ) -> pathlib.Path:
     """Writes one report of ``capture`` in ``format`` and returns the report's path.
 
@@ -149,17 +178,30 @@ def transform(
     (``allocations``, ``stacks``, ``threads``, ``memory``: docs/events-dataset.md) of
     every allocation with its lifetime; ``leaks`` and ``temporary_threshold`` do not apply
     to it (``ValueError``), nor to an aggregated capture, which keeps no events.
+
+    ``progress=True`` shows a tqdm bar while the capture is read (where tqdm is installed);
+    a callable ``progress(phase, done, total)`` is called instead (bytes of the capture).
+
+    Raises ``FileNotFoundError``, ``PermissionError`` (the ``OSError`` family) for a
+    capture that cannot be opened or an output that cannot be written,
+    :class:`CaptureError` for a capture that cannot be read, ``ValueError`` for an unknown
+    format. The GIL is released while the capture is read.
+
+    >>> memform.transform("run.bin", "flamegraph", "run.html", force=True)  # doctest: +SKIP
+    PosixPath('run.html')
     """
     if not isinstance(format, str):
         raise TypeError(f"format must be a str, not {type(format).__name__}")
-    path, warning = _memform.transform(
-        os.fspath(capture),
-        format,
-        None if output is None else os.fspath(output),
-        force=force,
-        leaks=leaks,
-        temporary_threshold=temporary_threshold,
-    )
+    with _progress.callback(progress) as callback:
+        path, warning = _memform.transform(
+            os.fspath(capture),
+            format,
+            None if output is None else os.fspath(output),
+            force=force,
+            leaks=leaks,
+            temporary_threshold=temporary_threshold,
+            progress=callback,
+        )
     _warn(warning)
     return pathlib.Path(path)
 
@@ -173,10 +215,9 @@ class EventsDataset(Dict[str, "pyarrow.dataset.Dataset"]):
     """The tables of the events dataset by name (:data:`EVENTS_TABLES`), each a
     ``pyarrow.dataset.Dataset`` over its Parquet file; :attr:`folder` is where they are.
     Written into a temporary folder (no ``output`` given), the folder lives as long as this
-    object."""
+    object or any of its four datasets."""
 
     folder: pathlib.Path
-    _temporary: Optional[tempfile.TemporaryDirectory]  # type: ignore[type-arg]
 
 
 def events(
@@ -184,11 +225,12 @@ def events(
     output: Optional[PathLike] = None,
     *,
     force: bool = False,
+    progress: ProgressArg = False,
 ) -> EventsDataset:
     """The events dataset of ``capture``: every allocation with its lifetime, and the
     stacks, threads and memory records they refer to (docs/events-dataset.md), written as
     Parquet files into ``output`` (a folder; without it, a temporary folder that lives as
-    long as the result) and returned as a dict from each table's name (``allocations``,
+    long as the result or one of its datasets) and returned as a dict from each table's name (``allocations``,
     ``stacks``, ``threads``, ``memory``) to a ``pyarrow.dataset.Dataset`` over its file, so
     that a capture of any size is scanned, filtered and joined without being loaded whole
     (polars: ``polars.scan_parquet(result.folder / "allocations.parquet")``; DuckDB:
@@ -197,7 +239,8 @@ def events(
     An existing ``output`` is replaced only with ``force=True`` (``FileExistsError``), and
     only if it holds nothing but the dataset's files. Raises :class:`CaptureError` for a
     capture that cannot be read and ``ValueError`` for an aggregated capture, which keeps no
-    events. The GIL is released while the capture is read.
+    events, ``FileNotFoundError`` and ``PermissionError`` for files. The GIL is released
+    while the capture is read. ``progress`` as in :func:`report`.
 
     >>> tables = memform.events("run.bin")  # doctest: +SKIP
     >>> tables["allocations"].to_table(filter=pc.field("size") > 1 << 20).num_rows  # doctest: +SKIP
@@ -206,9 +249,12 @@ def events(
 
     temporary = None
     if output is None:
-        temporary = tempfile.TemporaryDirectory(prefix="memform-events-")
+        temporary = SharedTemporaryFolder(prefix="memform-events-")
         output = pathlib.Path(temporary.name) / "events"
-    path, warning = _memform.transform(os.fspath(capture), "events", os.fspath(output), force=force)
+    with _progress.callback(progress) as callback:
+        path, warning = _memform.transform(
+            os.fspath(capture), "events", os.fspath(output), force=force, progress=callback
+        )
     _warn(warning)
     folder = pathlib.Path(path)
     result = EventsDataset(
@@ -216,11 +262,15 @@ def events(
         for name in EVENTS_TABLES
     )
     result.folder = folder
-    result._temporary = temporary
+    if temporary is not None:
+        for owner in (result, *result.values()):
+            temporary.tie(owner)
     return result
 
 
-def stats(capture: PathLike, *, num_largest: int = 5) -> Dict[str, Any]:
+def stats(
+    capture: PathLike, *, num_largest: int = 5, progress: ProgressArg = False
+) -> Dict[str, Any]:
     """memray's statistics of ``capture``: the document ``memray stats --json`` writes, as
     the memray that recorded the capture writes it (docs/stats.md), parsed.
 
@@ -232,16 +282,18 @@ def stats(capture: PathLike, *, num_largest: int = 5) -> Dict[str, Any]:
     ``top_modules_by_allocation_size`` and ``top_modules_by_allocation_count``, and
     ``metadata`` (its ``peak_memory`` is the heap's largest size).
 
-    Raises :class:`CaptureError` for a capture that cannot be read, ``ValueError`` for an
-    aggregated capture (it keeps no allocations to count) and for ``num_largest`` below 1.
-    The GIL is released while the capture is read.
+    Raises :class:`CaptureError` for a capture that cannot be read, ``FileNotFoundError``
+    and ``PermissionError`` for one that cannot be opened, ``ValueError`` for an aggregated
+    capture (it keeps no allocations to count) and for ``num_largest`` below 1. The GIL is
+    released while the capture is read. ``progress`` as in :func:`report`.
 
     >>> s = memform.stats("run.bin")  # doctest: +SKIP
     >>> s["metadata"]["peak_memory"], s["top_allocations_by_size"][0]["location"]  # doctest: +SKIP
     """
     if num_largest < 1:
         raise ValueError("num_largest must be at least 1")
-    document = _memform.stats(os.fspath(capture), num_largest=num_largest)
+    with _progress.callback(progress) as callback:
+        document = _memform.stats(os.fspath(capture), num_largest=num_largest, progress=callback)
     result: Dict[str, Any] = json.loads(document)
     return result
 
@@ -253,6 +305,7 @@ def diff(
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
     by: str = "stack",
+    progress: ProgressArg = False,
 ) -> "pyarrow.Table":
     """The reports of ``base`` and ``new`` (the same report: peak by default, ``leaks=True``
     or ``temporary_threshold=N`` as in :func:`report`) joined by stack, as a
@@ -268,8 +321,10 @@ def diff(
     totals.
 
     Raises ``ValueError`` when one capture was recorded with ``--native`` and the other
-    without (no stack can match), :class:`CaptureError` for a capture that cannot be read.
-    The GIL is released while the captures are read.
+    without (no stack can match), :class:`CaptureError` for a capture that cannot be read,
+    ``FileNotFoundError`` and ``PermissionError`` for one that cannot be opened. The GIL is
+    released while the captures are read. ``progress`` as in :func:`report` (a phase for
+    each capture).
 
     >>> t = memform.diff("before.bin", "after.bin")  # doctest: +SKIP
     >>> t.slice(0, 5).to_pandas()[["stack_trace", "delta_size"]]  # doctest: +SKIP
@@ -278,13 +333,15 @@ def diff(
 
     if by not in ("stack", "row"):
         raise ValueError(f'by must be "stack" or "row", not {by!r}')
-    stream = _memform.diff_stream(
-        os.fspath(base),
-        os.fspath(new),
-        leaks=leaks,
-        temporary_threshold=temporary_threshold,
-        by=by,
-    )
+    with _progress.callback(progress) as callback:
+        stream = _memform.diff_stream(
+            os.fspath(base),
+            os.fspath(new),
+            leaks=leaks,
+            temporary_threshold=temporary_threshold,
+            by=by,
+            progress=callback,
+        )
     return pyarrow.table(stream)
 
 
@@ -293,5 +350,9 @@ def dataset_part(dataset: PathLike, capture: PathLike) -> pathlib.Path:
     ``<dataset>/capture=<name>/part-0.parquet``, ``<name>`` being the capture's file name
     without its last suffix, every byte but letters, digits and ``-._~`` escaped as ``%XX``
     (as pyarrow escapes partition values). The same rule as
-    ``memform transform parquet CAPTURE... --dataset DIR``."""
+    ``memform transform parquet CAPTURE... --dataset DIR``.
+
+    >>> memform.dataset_part("reports", "captures/run 1.bin")  # doctest: +SKIP
+    PosixPath('reports/capture=run%201/part-0.parquet')
+    """
     return pathlib.Path(_memform.dataset_part(os.fspath(dataset), os.fspath(capture)))

@@ -1,6 +1,20 @@
 """Type stubs of the compiled module ``memform._memform`` (crates/python/src)."""
 
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, final
+
+_Progress = Optional[Callable[[str, int, int], object]]
+
+__all__ = [
+    "__version__",
+    "CaptureError",
+    "ReportStream",
+    "report_stream",
+    "transform",
+    "stats",
+    "diff_stream",
+    "dataset_part",
+    "main",
+]
 
 __version__: str
 
@@ -14,6 +28,7 @@ class CaptureError(Exception):
     decompressed: bool
     """Whether ``offset`` counts in the decompressed record stream of an LZ4 capture."""
 
+@final
 class ReportStream:
     """The rows of one report as Arrow record batches (Arrow PyCapsule protocol)."""
 
@@ -23,7 +38,11 @@ class ReportStream:
     def __arrow_c_schema__(self) -> object: ...
 
 def report_stream(
-    capture: str, *, leaks: bool = False, temporary_threshold: Optional[int] = None
+    capture: str,
+    *,
+    leaks: bool = False,
+    temporary_threshold: Optional[int] = None,
+    progress: _Progress = None,
 ) -> Tuple[ReportStream, Optional[str]]: ...
 def transform(
     capture: str,
@@ -33,8 +52,9 @@ def transform(
     force: bool = False,
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
+    progress: _Progress = None,
 ) -> Tuple[str, Optional[str]]: ...
-def stats(capture: str, *, num_largest: int = ...) -> str: ...
+def stats(capture: str, *, num_largest: int = 5, progress: _Progress = None) -> str: ...
 def diff_stream(
     base: str,
     new: str,
@@ -42,6 +62,7 @@ def diff_stream(
     leaks: bool = False,
     temporary_threshold: Optional[int] = None,
     by: str = "stack",
+    progress: _Progress = None,
 ) -> ReportStream: ...
 def dataset_part(dataset: str, capture: str) -> str: ...
 def main(argv: List[str]) -> int: ...
