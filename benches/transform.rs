@@ -50,7 +50,7 @@ fn decoded(capture: &CaptureFile) -> (u64, Vec<EventBatch>) {
                     batches.push(batch);
                 }
             },
-            &mut |_| {},
+            &mut |_| true,
         )
         .expect("decodes");
     (stream.offset() - start, batches)
@@ -71,7 +71,7 @@ fn benches(c: &mut Criterion) {
             let header = read_header(&mut stream).expect("header");
             let mut decoder = Decoder::new(&header);
             decoder
-                .run(&mut stream, &mut |_| {}, &mut |_| {})
+                .run(&mut stream, &mut |_| {}, &mut |_| true)
                 .expect("decodes");
             decoder.allocations
         })

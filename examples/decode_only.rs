@@ -19,7 +19,7 @@ fn main() {
             let _ = tx.send(c);
         }
     };
-    d.run(&mut s, &mut sink, &mut |_| {}).expect("decode");
+    d.run(&mut s, &mut sink, &mut |_| true).expect("decode");
     println!(
         "{n} events in {:.2?}, {} stack nodes, {} frames",
         t.elapsed(),

@@ -59,7 +59,7 @@ fn decode_all(capture: &CaptureFile) -> (Duration, u64) {
     let t = Instant::now();
     let mut decoder = Decoder::new(&header);
     decoder
-        .run(&mut stream, &mut |_| {}, &mut |_| {})
+        .run(&mut stream, &mut |_| {}, &mut |_| true)
         .expect("decodes");
     (t.elapsed(), decoder.allocations)
 }
@@ -78,7 +78,7 @@ fn analysis(capture: &CaptureFile, mut consume: impl FnMut(&EventBatch)) -> Dura
                 consume(&batch);
                 spent += t.elapsed();
             },
-            &mut |_| {},
+            &mut |_| true,
         )
         .expect("decodes");
     spent

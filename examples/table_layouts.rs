@@ -57,7 +57,7 @@ fn events(capture: &CaptureFile) -> Vec<Event> {
                     }
                 }
             },
-            &mut |_| {},
+            &mut |_| true,
         )
         .expect("decodes");
     out

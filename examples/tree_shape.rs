@@ -22,7 +22,7 @@ fn main() {
     let header = read_header(&mut stream).expect("header");
     let mut decoder = Decoder::new(&header);
     decoder
-        .run(&mut stream, &mut |_| {}, &mut |_| {})
+        .run(&mut stream, &mut |_| {}, &mut |_| true)
         .expect("decodes");
     let tree = &decoder.stacks.tree;
     let mut children = vec![0u32; tree.len()];

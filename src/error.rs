@@ -44,6 +44,9 @@ pub enum ReadError {
     Malformed { offset: Offset, what: String },
     #[error("byte {offset}: LZ4 frame is corrupt ({message})")]
     Lz4 { offset: u64, message: String },
+    /// The caller asked the work to stop ([`crate::progress::Progress::stopped`]).
+    #[error("stopped before the end of the capture")]
+    Stopped,
 }
 
 impl ReadError {
@@ -56,7 +59,7 @@ impl ReadError {
             })
         };
         match self {
-            ReadError::Io(_) => None,
+            ReadError::Io(_) | ReadError::Stopped => None,
             ReadError::NotACapture => byte(0),
             ReadError::UnsupportedVersion { .. } => byte(7),
             ReadError::TruncatedHeader { offset, .. } | ReadError::Malformed { offset, .. } => {

@@ -14,11 +14,17 @@ fn style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// Receives progress of a long phase, measured in bytes of the capture file.
+/// Receives progress of a long phase, measured in bytes of the capture file, and may ask
+/// the work to stop.
 pub trait Progress {
     fn phase(&mut self, name: &'static str, total: u64);
     fn update(&mut self, position: u64);
     fn finish(&mut self);
+    /// Whether the work should stop now (asked after each [`Progress::update`]): decoding
+    /// then ends with [`crate::error::ReadError::Stopped`]. The Python module stops on Ctrl-C.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

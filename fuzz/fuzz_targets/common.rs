@@ -49,7 +49,7 @@ pub fn decode(bytes: &[u8]) {
     let mut stream = capture.stream();
     let Ok(header) = read_header(&mut stream) else { return };
     let mut decoder = Decoder::new(&header);
-    let _ = decoder.run(&mut stream, &mut |_| {}, &mut |_| {});
+    let _ = decoder.run(&mut stream, &mut |_| {}, &mut |_| true);
 }
 
 /// Native frames made up from the instruction pointer instead of read from ELF files (the

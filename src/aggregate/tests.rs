@@ -83,7 +83,7 @@ fn records_round_trip_through_the_decoder() {
         assert_eq!(read, header, "{name}");
         let mut decoder = Decoder::new(&read);
         let end = decoder
-            .run(&mut stream, &mut |_| {}, &mut |_| {})
+            .run(&mut stream, &mut |_| {}, &mut |_| true)
             .expect("records");
         assert_eq!(end, StreamEnd::Trailer, "{name}");
         assert_eq!(decoder.aggregated, aggregated.records, "{name}");

@@ -193,7 +193,10 @@ fn compute_aggregated(
     progress.phase("Processing allocation records", total_bytes);
     let mut decoder = Decoder::new(&header);
     let end = decoder
-        .run(&mut stream, &mut |_| {}, &mut |p| progress.update(p))
+        .run(&mut stream, &mut |_| {}, &mut |p| {
+            progress.update(p);
+            !progress.stopped()
+        })
         .map_err(|e| e.in_file(path))?;
     progress.finish();
     let mut reducer = Reducer::new(Representative::First);

@@ -9,7 +9,7 @@
 //! stays bounded however far it runs ahead); the consumer hands each batch's columns back for
 //! reuse.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use crate::capture::events::Columns;
@@ -55,6 +55,9 @@ pub fn decode_in_background(
 ) -> Result<(Decoder, StreamEnd), ReadError> {
     let position = AtomicU64::new(0);
     let position = &position;
+    // Set when `progress` asks to stop: the decoder ends at its next window.
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
     std::thread::scope(|scope| {
         let (batches_tx, batches_rx) = mpsc::sync_channel::<EventBatch>(IN_FLIGHT);
         let (spare_tx, spare_rx) = mpsc::channel();
@@ -66,7 +69,10 @@ pub fn decode_in_background(
                     // The receiver only goes away if the consumer panicked.
                     let _ = batches_tx.send(batch);
                 },
-                &mut |p| position.store(p, Ordering::Relaxed),
+                &mut |p| {
+                    position.store(p, Ordering::Relaxed);
+                    !stop.load(Ordering::Relaxed)
+                },
             );
             end.map(|end| (decoder, end))
         });
@@ -91,6 +97,11 @@ pub fn decode_in_background(
             consume(&shared);
             drop(shared);
             progress.update(position.load(Ordering::Relaxed));
+            if progress.stopped() {
+                // Leaving the loop drops the receiver: a decoder waiting to send is let go.
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
         }
         drop(side_tx);
         if let Some(side_worker) = side_worker {
@@ -99,6 +110,9 @@ pub fn decode_in_background(
             }
         }
         match worker.join() {
+            // The batches after the stop were not consumed, even if the decoder got to
+            // the end of the stream before it saw the stop.
+            Ok(_) if stop.load(Ordering::Relaxed) => Err(ReadError::Stopped),
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -125,7 +139,10 @@ pub fn decode_inline(
                 side(&recycled);
             }
         },
-        &mut |p| progress.update(p),
+        &mut |p| {
+            progress.update(p);
+            !progress.stopped()
+        },
     )?;
     Ok((decoder, end))
 }
@@ -207,5 +224,53 @@ mod tests {
             main
         };
         assert_eq!(run(1), run(2));
+    }
+
+    /// Stops after its first update.
+    struct StopAtOnce {
+        updates: usize,
+    }
+
+    impl Progress for StopAtOnce {
+        fn phase(&mut self, _: &'static str, _: u64) {}
+        fn update(&mut self, _: u64) {
+            self.updates += 1;
+        }
+        fn finish(&mut self) {}
+        fn stopped(&self) -> bool {
+            self.updates > 0
+        }
+    }
+
+    /// A stop asked by the progress ends decoding with `ReadError::Stopped`, one thread or
+    /// two, at the first update: the consumer sees no batch after the stop.
+    #[test]
+    fn a_stop_ends_decoding_with_stopped() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/captures/v1.20.0-py3.11-mixed.bin");
+        let capture = CaptureFile::open(&path).expect("capture");
+        for threads in [1, 2] {
+            let (stream, header) = open_records(&capture).expect("records");
+            let mut consumed = 0;
+            let mut progress = StopAtOnce { updates: 0 };
+            let decoded = decode(
+                threads,
+                Decoder::new(&header),
+                stream,
+                &mut |_| consumed += 1,
+                None,
+                &mut progress,
+            );
+            assert!(
+                matches!(decoded, Err(ReadError::Stopped)),
+                "threads {threads}: {:?}",
+                decoded.map(|(_, end)| end)
+            );
+            if threads == 2 {
+                // The consumer asks after each batch; the decoder, inline, after each window.
+                assert_eq!(consumed, 1);
+            }
+            assert_eq!(progress.updates, 1, "threads {threads}");
+        }
     }
 }

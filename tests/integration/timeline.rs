@@ -165,7 +165,7 @@ fn model(path: &Path) -> Model {
                     events += 1;
                 }
             },
-            &mut |_| {},
+            &mut |_| true,
         )
         .unwrap();
     // The clock: (events before, ms since the start), from the start to the end.

@@ -8,8 +8,8 @@
 //! - [`diff_stream`]: the diff of two captures' reports as an Arrow stream.
 //! - [`dataset_part`]: a capture's file in a Hive-partitioned dataset.
 //! - [`main`]: the `memform` command line, for the wheel's `memform` command.
-//! - Errors become Python exceptions in [`errors`]; the long calls report their progress to
-//!   a Python callable through [`progress`].
+//! - Errors become Python exceptions in [`errors`]; while the engine works, the long calls
+//!   look back into Python (Ctrl-C, the `progress` callable) through [`progress`].
 
 mod arrow_stream;
 mod errors;
@@ -30,7 +30,7 @@ use memform::report::Format;
 
 use crate::arrow_stream::ReportStream;
 use crate::errors::{to_py_err, CaptureError};
-use crate::progress::CallProgress;
+use crate::progress::PyProgress;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -59,7 +59,7 @@ fn report_stream(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(ReportStream, Option<String>)> {
     let mode = report_mode(leaks, temporary_threshold)?;
-    let mut progress = CallProgress::new(progress);
+    let mut progress = PyProgress::new(progress);
     let collected = py.detach(|| -> Result<_, memform::Error> {
         check_capture(&capture)?;
         let file = CaptureFile::open(&capture)?;
@@ -67,17 +67,18 @@ fn report_stream(
             high_water_mark: true,
             threads: 0,
         };
-        let mut report = analysis::compute(&file, mode, options, progress.as_dyn())?;
+        let mut report = analysis::compute(&file, mode, options, &mut progress)?;
         let warning = end_warning(&file, report.end, report.total_allocations);
         let mut collector = BatchCollector::new(CaptureIdentity::of(&capture), DEFAULT_BATCH_ROWS);
         // Collecting fails only on a row group of more than 2^31 frames.
         let collected = memform::report::write_report(&mut report, &mut collector);
         Ok(collected.map(|()| (collector.into_batches(), warning)))
     });
+    // An exception from Python first: the work stopped for it.
+    progress.into_result()?;
     let ((schema, batches), warning) = collected
         .map_err(|e| to_py_err(py, e))?
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    progress.into_result()?;
     Ok((ReportStream::new(schema, batches), warning))
 }
 
@@ -104,11 +105,10 @@ fn transform(
     }
     conversion.mode = report_mode(leaks, temporary_threshold)?;
     conversion.force = force;
-    let mut progress = CallProgress::new(progress);
-    let converted = py
-        .detach(|| conversion.run(progress.as_dyn()))
-        .map_err(|e| to_py_err(py, e))?;
+    let mut progress = PyProgress::new(progress);
+    let converted = py.detach(|| conversion.run(&mut progress));
     progress.into_result()?;
+    let converted = converted.map_err(|e| to_py_err(py, e))?;
     let warning = converted.warning.clone();
     let output = converted.into_first().map_err(|e| to_py_err(py, e))?;
     Ok((output, warning))
@@ -127,17 +127,15 @@ fn stats(
     if num_largest == 0 {
         return Err(PyValueError::new_err("num_largest must be at least 1"));
     }
-    let mut progress = CallProgress::new(progress);
-    let document = py
-        .detach(|| -> Result<String, memform::Error> {
-            check_capture(&capture)?;
-            let file = CaptureFile::open(&capture)?;
-            let stats = memform::stats::stats(&file, num_largest, 0, progress.as_dyn())?;
-            Ok(stats.json(&capture)?)
-        })
-        .map_err(|e| to_py_err(py, e))?;
+    let mut progress = PyProgress::new(progress);
+    let document = py.detach(|| -> Result<String, memform::Error> {
+        check_capture(&capture)?;
+        let file = CaptureFile::open(&capture)?;
+        let stats = memform::stats::stats(&file, num_largest, 0, &mut progress)?;
+        Ok(stats.json(&capture)?)
+    });
     progress.into_result()?;
-    Ok(document)
+    document.map_err(|e| to_py_err(py, e))
 }
 
 /// The diff of the reports of `base` and `new` ([`memform::diff`]) as an Arrow stream, its
@@ -161,18 +159,18 @@ fn diff_stream(
         by,
         threads: 0,
     };
-    let mut progress = CallProgress::new(progress);
+    let mut progress = PyProgress::new(progress);
     let collected = py.detach(|| -> Result<_, memform::Error> {
-        let diff = memform::diff::diff(&base, &new, &options, progress.as_dyn())?;
+        let diff = memform::diff::diff(&base, &new, &options, &mut progress)?;
         let schema = memform::diff::output::schema_with_metadata(&diff);
         let batches = memform::diff::output::record_batches(&diff, schema.clone())
             .collect::<Result<Vec<_>, _>>();
         Ok(batches.map(|batches| (schema, batches)))
     });
+    progress.into_result()?;
     let (schema, batches) = collected
         .map_err(|e| to_py_err(py, e))?
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    progress.into_result()?;
     Ok(ReportStream::new(schema, batches))
 }
 

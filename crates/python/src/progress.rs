@@ -1,35 +1,35 @@
-//! Progress of a long call handed to a Python callable, `progress(phase, done, total)`: the
-//! engine's [`Progress`] reports, passed on with the GIL taken back for the call and at
-//! most every [`INTERVAL`] (besides each phase's start and end), so that a bar costs the
-//! conversion nothing it can measure. The Python half (`memform._progress`) turns
-//! `progress=True` into a tqdm bar through such a callable.
+//! What a long call does in Python while the engine works with the GIL released: every
+//! [`INTERVAL`] (and at each phase's start and end) it takes the GIL back for a moment to
+//! look for a signal (Ctrl-C: `KeyboardInterrupt`) and to hand the engine's progress to the
+//! Python callable `progress(phase, done, total)` when one was given. The Python half
+//! (`memform._progress`) turns `progress=True` into a tqdm bar through such a callable.
 //!
-//! An exception raised by the callable (a `KeyboardInterrupt` from Ctrl-C arrives there,
-//! the one place Python code runs during a conversion) stops the calls; the conversion
-//! runs to its end and the exception is raised then ([`CallbackProgress::into_result`]).
+//! An exception (from a signal handler or the callable) stops the work: [`Progress::stopped`]
+//! turns true, the engine's decoder ends at its next window, and the call raises that
+//! exception ([`PyProgress::into_result`]) in place of its result: nothing is written.
 
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
-use memform::progress::{Progress, Silent};
+use memform::progress::Progress;
 
-/// The shortest time between two calls within a phase.
+/// The longest time between two looks from Python within a phase.
 pub const INTERVAL: Duration = Duration::from_millis(50);
 
-/// Passes the engine's progress on to a Python callable.
-pub struct CallbackProgress {
-    callback: Py<PyAny>,
+/// The engine's progress, seen from Python.
+pub struct PyProgress {
+    callback: Option<Py<PyAny>>,
     phase: &'static str,
     total: u64,
-    /// The position last passed to the callable, and when.
+    /// The position last handed to Python, and when.
     reported: Option<(u64, Instant)>,
     error: Option<PyErr>,
 }
 
-impl CallbackProgress {
-    pub fn new(callback: Py<PyAny>) -> Self {
-        CallbackProgress {
+impl PyProgress {
+    pub fn new(callback: Option<Py<PyAny>>) -> Self {
+        PyProgress {
             callback,
             phase: "",
             total: 0,
@@ -38,25 +38,30 @@ impl CallbackProgress {
         }
     }
 
-    /// Calls the callable with `position`, unless an earlier call raised.
-    fn call(&mut self, position: u64) {
+    /// Takes the GIL: runs the signal handlers, then the callable with `position`; keeps
+    /// the first exception either raises.
+    fn look(&mut self, position: u64) {
         if self.error.is_some() {
             return;
         }
         let (phase, total) = (self.phase, self.total);
-        let called = Python::attach(|py| {
-            self.callback
-                .call1(py, (phase, position, total))
-                .map(|_| ())
+        let callback = &self.callback;
+        let looked = Python::attach(|py| {
+            py.check_signals()?;
+            match callback {
+                Some(callback) => callback.call1(py, (phase, position, total)).map(|_| ()),
+                None => Ok(()),
+            }
         });
         self.reported = Some((position, Instant::now()));
-        if let Err(error) = called {
+        if let Err(error) = looked {
             self.error = Some(error);
         }
     }
 
-    /// The first exception the callable raised, as the error of the call it watched.
-    pub fn into_result(self) -> PyResult<()> {
+    /// Ends the last phase; the first exception raised during the call, if any.
+    pub fn into_result(mut self) -> PyResult<()> {
+        self.finish();
         match self.error {
             Some(error) => Err(error),
             None => Ok(()),
@@ -64,12 +69,12 @@ impl CallbackProgress {
     }
 }
 
-impl Progress for CallbackProgress {
+impl Progress for PyProgress {
     fn phase(&mut self, name: &'static str, total: u64) {
         self.finish();
         self.phase = name;
         self.total = total;
-        self.call(0);
+        self.look(0);
     }
 
     fn update(&mut self, position: u64) {
@@ -78,7 +83,7 @@ impl Progress for CallbackProgress {
             None => true,
         };
         if due {
-            self.call(position.min(self.total));
+            self.look(position.min(self.total));
         }
     }
 
@@ -86,42 +91,13 @@ impl Progress for CallbackProgress {
         // A phase's end is reported once, as its whole length.
         if let Some((last, _)) = self.reported {
             if last != self.total {
-                self.call(self.total);
+                self.look(self.total);
             }
         }
         self.reported = None;
     }
-}
 
-/// The progress of one call: the callable's when one was given, none otherwise.
-pub enum CallProgress {
-    Callback(CallbackProgress),
-    Silent(Silent),
-}
-
-impl CallProgress {
-    pub fn new(callback: Option<Py<PyAny>>) -> Self {
-        match callback {
-            Some(callback) => CallProgress::Callback(CallbackProgress::new(callback)),
-            None => CallProgress::Silent(Silent),
-        }
-    }
-
-    pub fn as_dyn(&mut self) -> &mut dyn Progress {
-        match self {
-            CallProgress::Callback(callback) => callback,
-            CallProgress::Silent(silent) => silent,
-        }
-    }
-
-    /// Ends the last phase, and gives the first exception the callable raised.
-    pub fn into_result(self) -> PyResult<()> {
-        match self {
-            CallProgress::Callback(mut callback) => {
-                callback.finish();
-                callback.into_result()
-            }
-            CallProgress::Silent(_) => Ok(()),
-        }
+    fn stopped(&self) -> bool {
+        self.error.is_some()
     }
 }

@@ -3,6 +3,7 @@ bytes of the capture; `progress=True` draws a tqdm bar, and without tqdm warns a
 
 import os
 import sys
+import threading
 
 import pytest
 
@@ -41,7 +42,14 @@ def phases(reports):
 @pytest.mark.parametrize("api", LONG_CALLS)
 def test_a_callable_sees_each_phase_from_start_to_end(large_capture, tmp_path, api):
     reports = []
-    calls_of(api, large_capture, tmp_path, progress=lambda *r: reports.append(r))
+    threads = set()
+
+    def progress(phase, done, total):
+        reports.append((phase, done, total))
+        threads.add(threading.get_ident())
+
+    calls_of(api, large_capture, tmp_path, progress=progress)
+    assert threads == {threading.get_ident()}, "called on the thread that made the call"
     size = os.path.getsize(large_capture)
     # diff reads its two captures, each a phase; the others read one.
     expected_phases = 2 if api == "diff" else 1
@@ -89,16 +97,21 @@ def test_progress_true_without_tqdm_warns_and_converts(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err == ""
 
 
-def test_an_exception_in_the_callable_is_raised_by_the_call(tmp_path):
+def test_an_exception_in_the_callable_stops_the_call(large_capture, tmp_path):
+    size = os.path.getsize(large_capture)
     seen = []
 
-    def interrupted(phase, done, total):
+    def fails(phase, done, total):
         seen.append(done)
-        raise KeyboardInterrupt
+        if 0 < done < total:
+            raise LookupError("enough")
 
-    with pytest.raises(KeyboardInterrupt):
-        memform.report(EXAMPLE_CAPTURE, progress=interrupted)
-    assert seen == [0], "no call after the callable raised"
+    out = tmp_path / "report.csv"
+    with pytest.raises(LookupError, match="enough"):
+        memform.transform(large_capture, "csv", out, progress=fails)
+    assert 0 < seen[-1] < size, "raised half-way"
+    assert [d for d in seen if d > 0] == [seen[-1]], "no call after the callable raised"
+    assert not list(tmp_path.iterdir()), "the call stopped: nothing written"
 
 
 def test_progress_must_be_a_bool_or_a_callable():

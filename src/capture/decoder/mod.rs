@@ -281,12 +281,14 @@ impl Decoder {
     }
 
     /// Decodes records from `stream` (positioned after the header) until the trailer or the
-    /// end of the bytes, handing every full batch of events to `sink`.
+    /// end of the bytes, handing every full batch of events to `sink`. After each window of
+    /// the stream, `progress` gets the input position and says whether to go on: `false`
+    /// ends the run with [`ReadError::Stopped`].
     pub fn run(
         &mut self,
         stream: &mut ByteStream<'_>,
         sink: &mut dyn FnMut(EventBatch),
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<StreamEnd, ReadError> {
         use FileFormat::*;
         use RecordFormat::*;
@@ -323,7 +325,7 @@ impl Decoder {
         &mut self,
         stream: &mut ByteStream<'_>,
         sink: &mut dyn FnMut(EventBatch),
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(u64) -> bool,
         step: impl Fn(&mut Self, &mut Cursor<'_>) -> Result<Step, StepError>,
         fast: impl Fn(&mut Self, &[u8], usize) -> usize,
     ) -> Result<StreamEnd, ReadError> {
@@ -371,7 +373,9 @@ impl Decoder {
             }
             let used = c.position();
             stream.consume(used);
-            progress(stream.input_position());
+            if !progress(stream.input_position()) {
+                return Err(ReadError::Stopped);
+            }
             if let Some(e) = end {
                 break e;
             }

@@ -19,7 +19,8 @@ process was killed) is reported on from the records before it, with a
 :class:`CaptureWarning`. The GIL is released while a capture is read: other threads run,
 and two threads convert two captures at once. Paths are ``str`` or ``os.PathLike``. The long
 calls take ``progress=True`` for a tqdm bar (where tqdm is installed) or a callable of
-``(phase, done, total)``. docs/python.md has every function with an example.
+``(phase, done, total)``; Ctrl-C stops them half-way (``KeyboardInterrupt``, nothing
+written). docs/python.md has every function with an example.
 """
 
 from __future__ import annotations
