@@ -97,7 +97,8 @@ def test_each_function_has_its_section_with_every_parameter(name):
         if parameter.kind is parameter.KEYWORD_ONLY and "*" not in parts:
             parts.append("*")
         default = parameter.default
-        parts.append(parameter.name if default is parameter.empty else f"{parameter.name}={default!r}")
+        plain = default is parameter.empty
+        parts.append(parameter.name if plain else f"{parameter.name}={default!r}")
     signature = f"{name}({', '.join(parts)}) -> ".replace("'", '"')
     assert f"\n```\n{signature}" in text, (signature, text[:300])
 

@@ -36,9 +36,11 @@ def call(api, capture, out):
 
         return pyarrow.table(memform.report_stream(capture)).to_pylist()
     if api == "transform":
-        return pathlib.Path(memform.transform(capture, "csv", FsPath(out / "r.csv"), force=True)).read_text()
+        written = memform.transform(capture, "csv", FsPath(out / "r.csv"), force=True)
+        return pathlib.Path(written).read_text()
     if api == "events":
-        return memform.events(capture, FsPath(out / "events"), force=True)["allocations"].to_table().to_pylist()
+        tables = memform.events(capture, FsPath(out / "events"), force=True)
+        return tables["allocations"].to_table().to_pylist()
     if api == "stats":
         return memform.stats(capture)
     if api == "diff-base":
@@ -135,7 +137,8 @@ def test_files_it_may_not_read_or_write_are_permission_errors(tmp_path):
     out = tmp_path / "read-only"
     out.mkdir()
     out.chmod(0o555)
-    command = [sys.executable, "-c", PERMISSIONS_CHILD, unreadable, out, os.path.dirname(__file__), readable]
+    here = os.path.dirname(__file__)
+    command = [sys.executable, "-c", PERMISSIONS_CHILD, unreadable, out, here, readable]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         assert setpriv, "root runs these tests: util-linux's setpriv drops its file capabilities"

@@ -139,13 +139,14 @@ def report(
 
     ``progress=True`` shows a tqdm bar while the capture is read (where tqdm is installed);
     a callable ``progress(phase, done, total)`` is called instead (bytes of the capture).
+    Ctrl-C stops the call half-way: it raises ``KeyboardInterrupt`` and writes nothing.
 
     Raises ``FileNotFoundError``, ``PermissionError`` (the ``OSError`` family) for a
     capture that cannot be opened, :class:`CaptureError` for one that cannot be read.
     The GIL is released while the capture is read.
 
     >>> table = memform.report("run.bin", leaks=True)  # doctest: +SKIP
-    >>> table.sort_by([("size", "descending")]).slice(0, 10).to_pandas()  # doctest: +SKIP
+    >>> table.sort_by([("size", "descending")]).slice(0, 10).to_pylist()  # doctest: +SKIP
     """
     import pyarrow
 
@@ -182,14 +183,15 @@ def transform(
 
     ``progress=True`` shows a tqdm bar while the capture is read (where tqdm is installed);
     a callable ``progress(phase, done, total)`` is called instead (bytes of the capture).
+    Ctrl-C stops the call half-way: it raises ``KeyboardInterrupt`` and writes nothing.
 
     Raises ``FileNotFoundError``, ``PermissionError`` (the ``OSError`` family) for a
     capture that cannot be opened or an output that cannot be written,
     :class:`CaptureError` for a capture that cannot be read, ``ValueError`` for an unknown
     format. The GIL is released while the capture is read.
 
-    >>> memform.transform("run.bin", "flamegraph", "run.html", force=True)  # doctest: +SKIP
-    PosixPath('run.html')
+    >>> memform.transform("run.bin", "flamegraph", "run.svg", force=True)  # doctest: +SKIP
+    PosixPath('run.svg')
     """
     if not isinstance(format, str):
         raise TypeError(f"format must be a str, not {type(format).__name__}")
@@ -231,9 +233,10 @@ def events(
     """The events dataset of ``capture``: every allocation with its lifetime, and the
     stacks, threads and memory records they refer to (docs/events-dataset.md), written as
     Parquet files into ``output`` (a folder; without it, a temporary folder that lives as
-    long as the result or one of its datasets) and returned as a dict from each table's name (``allocations``,
-    ``stacks``, ``threads``, ``memory``) to a ``pyarrow.dataset.Dataset`` over its file, so
-    that a capture of any size is scanned, filtered and joined without being loaded whole
+    long as the result or one of its datasets) and returned as a dict from each table's
+    name (``allocations``, ``stacks``, ``threads``, ``memory``) to a
+    ``pyarrow.dataset.Dataset`` over its file, so that a capture of any size is scanned,
+    filtered and joined without being loaded whole
     (polars: ``polars.scan_parquet(result.folder / "allocations.parquet")``; DuckDB:
     ``duckdb.sql(f"select ... from '{result.folder}/allocations.parquet'")``).
 
@@ -328,7 +331,7 @@ def diff(
     each capture).
 
     >>> t = memform.diff("before.bin", "after.bin")  # doctest: +SKIP
-    >>> t.slice(0, 5).to_pandas()[["stack_trace", "delta_size"]]  # doctest: +SKIP
+    >>> t.select(["stack_trace", "delta_size"]).slice(0, 5).to_pylist()  # doctest: +SKIP
     """
     import pyarrow
 
