@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import memform
+
 ROOT = Path(__file__).resolve().parents[3]
 CAPTURES = ROOT / "tests" / "fixtures" / "captures"
 EXPECTED = ROOT / "tests" / "fixtures" / "expected"
@@ -65,3 +67,22 @@ def fixture_copy(tmp_path):
         return target
 
     return copy
+
+
+#: The API's long calls: those that read a whole capture (two, for diff).
+LONG_CALLS = ["report", "transform", "events", "stats", "diff"]
+
+
+def long_call(api, capture, output, progress=False):
+    """One of :data:`LONG_CALLS` on `capture`, writing (where it writes) into `output`."""
+    if api == "report":
+        memform.report(capture, progress=progress)
+    elif api == "transform":
+        memform.transform(capture, "csv", output, progress=progress)
+    elif api == "events":
+        memform.events(capture, output, progress=progress)
+    elif api == "stats":
+        memform.stats(capture, progress=progress)
+    else:
+        assert api == "diff", api
+        memform.diff(capture, capture, progress=progress)

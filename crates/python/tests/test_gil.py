@@ -8,6 +8,7 @@ import time
 import pytest
 
 import memform
+from conftest import LONG_CALLS, long_call
 
 def spin_during(call):
     """Runs `call` while a second thread records the time of every loop it makes; returns
@@ -42,29 +43,16 @@ def test_another_thread_runs_while_a_capture_decodes(large_capture, tmp_path, ap
     assert elapsed > 0.03, f"the call took {elapsed:.3f} s: too short to tell"
     # The middle 80 % of the call, where only Rust code runs: with the GIL held the other
     # thread could not loop once there; released, it loops the whole time, with no gap
-    # longer than a tenth of the call.
+    # longer than a fifth of the call (the engine takes the GIL back for a moment every
+    # 50 ms to look for Ctrl-C, and three threads share two cores here).
     lo, hi = start + 0.1 * elapsed, end - 0.1 * elapsed
     inside = [t for t in times if lo <= t <= hi]
     assert len(inside) > 1000, f"{len(inside)} loops of the other thread in {elapsed:.3f} s"
     gaps = [b - a for a, b in zip([lo] + inside, inside + [hi])]
-    assert max(gaps) < 0.1 * elapsed, f"longest pause {max(gaps):.4f} s of {elapsed:.3f} s"
+    assert max(gaps) < 0.2 * elapsed, f"longest pause {max(gaps):.4f} s of {elapsed:.3f} s"
 
 
-def long_call(api, capture, output, progress):
-    """One of the API's long calls on `capture`, writing (where it writes) into `output`."""
-    if api == "report":
-        memform.report(capture, progress=progress)
-    elif api == "transform":
-        memform.transform(capture, "csv", output, progress=progress)
-    elif api == "events":
-        memform.events(capture, output, progress=progress)
-    elif api == "stats":
-        memform.stats(capture, progress=progress)
-    else:
-        memform.diff(capture, capture, progress=progress)
-
-
-@pytest.mark.parametrize("api", ["report", "transform", "events", "stats", "diff"])
+@pytest.mark.parametrize("api", LONG_CALLS)
 def test_two_threads_convert_two_captures_at_once(large_capture, tmp_path, api):
     second = tmp_path / "second.bin"
     shutil.copyfile(large_capture, second)

@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import memform_command
+from conftest import LONG_CALLS, memform_command
 
 
 def interrupt_once_working(process):
@@ -28,20 +29,12 @@ def interrupt_once_working(process):
 # The child converts; it prints what the call did. `progress` as the test says.
 CHILD = r"""
 import pathlib, sys
-import memform
+sys.path.insert(0, sys.argv[5])
+from conftest import long_call
 capture, output, api, progress = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 progress = {"none": False, "callable": lambda phase, done, total: None}[progress]
 try:
-    if api == "transform":
-        memform.transform(capture, "csv", output, progress=progress)
-    elif api == "events":
-        memform.events(capture, output, progress=progress)
-    elif api == "report":
-        memform.report(capture, progress=progress)
-    elif api == "stats":
-        memform.stats(capture, progress=progress)
-    else:
-        memform.diff(capture, capture, progress=progress)
+    long_call(api, capture, output, progress)
     print("finished")
 except KeyboardInterrupt:
     print("KeyboardInterrupt")
@@ -51,12 +44,12 @@ print(sorted(p.name for p in output.parent.iterdir()))
 
 
 @pytest.mark.parametrize("progress", ["none", "callable"])
-@pytest.mark.parametrize("api", ["transform", "events", "report", "stats", "diff"])
+@pytest.mark.parametrize("api", LONG_CALLS)
 def test_ctrl_c_stops_a_long_call_and_writes_nothing(large_capture, tmp_path, api, progress):
     out = tmp_path / "out" / "report"
     out.parent.mkdir()
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, large_capture, out, api, progress],
+        [sys.executable, "-c", CHILD, large_capture, out, api, progress, Path(__file__).parent],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
