@@ -20,8 +20,9 @@ use memform::analysis::reduction::{Member, Reducer, Representative};
 use memform::analysis::temporary::TemporaryAllocations;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::{read_header, CaptureFile, Decoder, EventBatch};
+use memform::format::Format;
 use memform::progress::Silent;
-use memform::report::{Format, ParquetOptions};
+use memform::report::ParquetOptions;
 
 /// At most this many batches (2^16 events each) are kept in memory for the analyses.
 const MAX_BATCHES: usize = 64;

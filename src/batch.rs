@@ -185,8 +185,8 @@ fn identity(output: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Format;
     use crate::output_names::default_output_path;
-    use crate::report::Format;
 
     fn conversions(captures: &[&str], format: Format) -> Vec<Conversion> {
         captures

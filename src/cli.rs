@@ -17,9 +17,10 @@ use crate::diff::output::{DiffFormat, WriteOptions};
 use crate::diff::threshold::Threshold;
 use crate::diff::{DiffKey, DiffOptions};
 use crate::error::{BatchError, CaptureError, Error};
+use crate::format::Format;
 use crate::progress::{Bar, Progress, SharedBar};
 use crate::report::parquet::Codec;
-use crate::report::{FoldedValue, Format};
+use crate::report::FoldedValue;
 use crate::stats::cli::StatsOptions;
 
 #[derive(Debug, Parser)]

@@ -119,14 +119,14 @@ pub enum CaptureError {
         path.display()
     )]
     AlreadyAggregated { path: PathBuf },
-    /// More allocation sites than the live table numbers ([`crate::analysis::sites::MAX_SITES`]).
+    /// More allocation sites than the live table numbers (`max`,
+    /// `crate::analysis::sites::MAX_SITES`).
     #[error(
-        "{}: more than {} distinct allocation sites (thread, allocator, Python and native \
+        "{}: more than {max} distinct allocation sites (thread, allocator, Python and native \
          stack); memform keeps at most that many",
-        path.display(),
-        crate::analysis::sites::MAX_SITES
+        path.display()
     )]
-    TooManySites { path: PathBuf },
+    TooManySites { path: PathBuf, max: u64 },
 }
 
 /// Errors of the whole transform: reading the capture or writing the report.

@@ -29,6 +29,7 @@ pub mod diff;
 pub mod error;
 pub mod events;
 pub mod flamegraph;
+pub mod format;
 pub mod interner;
 pub mod interrupt;
 pub mod leftovers;

@@ -4,15 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::Format;
+use crate::format::Format;
 
 /// memray's `determine_output_filename`: `memray-<format>-<name>` beside the capture, where
 /// `<name>` is the capture's file name with its suffix replaced and a `memray-` prefix
 /// dropped; for the statistics, the name `memray stats --json` gives them
-/// ([`crate::stats::default_json_path`]).
+/// ([`default_json_path`]).
 pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
     if format == Format::Stats {
-        return crate::stats::default_json_path(capture);
+        return default_json_path(capture);
     }
     let name = file_name(capture);
     let mut output = format!("{}{}", file_stem(&name), format.suffix());
@@ -23,6 +23,15 @@ pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
         .parent()
         .unwrap_or(Path::new(""))
         .join(format!("memray-{}-{output}", format.name()))
+}
+
+/// memray's default name of the statistics document of `capture` (`memray stats --json`):
+/// `memray-stats-<file name>.json` beside it, the whole file name kept but for a leading
+/// `memray-`.
+pub fn default_json_path(capture: &Path) -> PathBuf {
+    let name = format!("{}.json", file_name(capture));
+    let name = name.strip_prefix("memray-").unwrap_or(&name);
+    capture.with_file_name(format!("memray-stats-{name}"))
 }
 
 /// pathlib's `stem`: the name without its suffix, which starts at the last dot unless that

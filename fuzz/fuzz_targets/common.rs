@@ -9,7 +9,7 @@ use memform::capture::{read_header, CaptureFile, Decoder};
 use memform::events::lifetimes::Lifetimes;
 use memform::progress::Silent;
 use memform::report::parquet::{Codec, ParquetOptions};
-use memform::report::Format;
+use memform::format::Format;
 use memform::stacks::native_stacks::ResolveIp;
 use memform_symbolizer::NativeFrame;
 

@@ -7,8 +7,9 @@ use super::*;
 use crate::analysis::{compute, Options, ReportMode};
 use crate::capture::cursor::Cursor;
 use crate::capture::read_header;
+use crate::format::Format;
 use crate::progress::Silent;
-use crate::report::{Format, ParquetOptions};
+use crate::report::ParquetOptions;
 
 fn fixture(dir: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

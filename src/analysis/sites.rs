@@ -182,6 +182,7 @@ impl Sites {
         match self.overflowed {
             true => Err(CaptureError::TooManySites {
                 path: path.to_path_buf(),
+                max: MAX_SITES,
             }),
             false => Ok(()),
         }

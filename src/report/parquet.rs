@@ -256,9 +256,11 @@ mod tests {
         assert_eq!(groups.iter().sum::<i64>(), rows as i64);
         // The default: one group.
         let mut out = Vec::new();
-        crate::report::Format::Parquet
-            .write(&mut report, &mut out, &options)
-            .unwrap();
+        crate::report::write_report(
+            &mut report,
+            &mut ParquetWriter::new(&mut out, options.clone()),
+        )
+        .unwrap();
         assert_eq!(read_groups(out), vec![rows as i64]);
     }
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::capture::CaptureFile;
 use crate::error::Error;
+use crate::output_names::default_json_path;
 use crate::progress::Bar;
 use crate::report::output::write_file;
-use crate::stats::{default_json_path, stats};
+use crate::stats::stats;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ pub mod map_order;
 pub mod modules;
 pub mod render;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::capture::{CaptureFile, Header};
 use crate::error::CaptureError;
@@ -105,15 +105,6 @@ impl Stats {
 
 /// memray's `-n` when not given: the top 5 locations and modules.
 pub const DEFAULT_NUM_LARGEST: usize = 5;
-
-/// memray's default name of the JSON document of `capture`: `memray-stats-<name>.json`
-/// beside it (a leading `memray-` of the name dropped).
-pub fn default_json_path(capture: &Path) -> PathBuf {
-    let name = crate::output_names::file_name(capture);
-    let name = format!("{name}.json");
-    let name = name.strip_prefix("memray-").unwrap_or(&name);
-    capture.with_file_name(format!("memray-stats-{name}"))
-}
 
 /// The statistics of `capture` with top lists of `num_largest`.
 pub fn stats(

@@ -14,9 +14,9 @@ use std::time::Duration;
 use crate::common::*;
 use memform::analysis::{self, Options, ReportMode};
 use memform::capture::CaptureFile;
+use memform::format::Format;
 use memform::progress::Silent;
 use memform::report::parquet::ParquetOptions;
-use memform::report::Format;
 
 const MODES: [ReportMode; 3] = [
     ReportMode::Peak,

@@ -301,8 +301,9 @@ fn parquet_codecs_and_row_groups() {
 fn empty_reports() {
     use memform::analysis::{self, ReportMode};
     use memform::capture::CaptureFile;
+    use memform::format::Format;
     use memform::progress::Silent;
-    use memform::report::{Format, ParquetOptions};
+    use memform::report::ParquetOptions;
 
     let dir = tempfile::tempdir().unwrap();
     let path = capture(DEFAULT);

@@ -2,7 +2,7 @@
 //! format, completion scripts (`memform completions SHELL`) and manual pages (`memform man
 //! [COMMAND]`).
 
-use memform::report::Format;
+use memform::format::Format;
 
 use crate::common::*;
 

@@ -24,9 +24,9 @@ use memform::analysis::{self, ReportMode};
 use memform::capture::CaptureFile;
 use memform::convert::{check_capture, end_warning, Conversion};
 use memform::diff::{DiffKey, DiffOptions};
+use memform::format::Format;
 use memform::report::arrow_rows::{BatchCollector, DEFAULT_BATCH_ROWS};
 use memform::report::metadata::CaptureIdentity;
-use memform::report::Format;
 
 use crate::arrow_stream::ReportStream;
 use crate::errors::{to_py_err, CaptureError};

@@ -86,6 +86,24 @@ pub fn load_segments(file: &[u8]) -> Option<Vec<(u64, u64)>> {
     Some(segments)
 }
 
+/// How an image answers lookups, decided when it is first loaded.
+pub(crate) enum ImageKind {
+    /// The file does not exist (or may not be read): libbacktrace initialises from the
+    /// reader's executable instead, which knows nothing of this address.
+    Missing,
+    /// Unreadable, not ELF, or an ELF file libbacktrace fails on: nothing resolves.
+    Unresolvable,
+    Elf {
+        image: LoadedImage,
+        /// memray installed `elf_syminfo` (elf_add succeeded and found a symbol table);
+        /// otherwise `elf_nosyms`, which reports nothing.
+        symbols_usable: bool,
+    },
+    /// No DWARF was found, so libbacktrace initialises file/line data at lookup time from
+    /// the reader process; the image's own symbol tables are still searched first.
+    ElfWithoutDebugInfo { image: LoadedImage },
+}
+
 /// What `elf_add` accumulates in a `backtrace_state`.
 #[derive(Default)]
 pub struct LoadedImage {

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::resolver::ImageKind;
+use crate::elf_image::ImageKind;
 
 /// A loaded image, shared by the resolvers that use it.
 pub(crate) type SharedImage = Arc<Mutex<ImageKind>>;

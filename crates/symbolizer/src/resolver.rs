@@ -21,7 +21,9 @@ use rustc_hash::FxHashMap;
 
 use crate::demangle::demangle;
 use crate::dwarf::Lookup;
-use crate::elf_image::{elf_add_file, elf_kind, open_file, ElfKind, LoadedImage, OpenedFile};
+use crate::elf_image::{
+    elf_add_file, elf_kind, open_file, ElfKind, ImageKind, LoadedImage, OpenedFile,
+};
 use crate::image_cache::{self, SharedImage};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,24 +34,6 @@ pub struct NativeFrame {
 }
 
 const UNKNOWN: &str = "<unknown>";
-
-/// How an image answers lookups, decided when it is first loaded.
-pub(crate) enum ImageKind {
-    /// The file does not exist (or may not be read): libbacktrace initialises from the
-    /// reader's executable instead, which knows nothing of this address.
-    Missing,
-    /// Unreadable, not ELF, or an ELF file libbacktrace fails on: nothing resolves.
-    Unresolvable,
-    Elf {
-        image: LoadedImage,
-        /// memray installed `elf_syminfo` (elf_add succeeded and found a symbol table);
-        /// otherwise `elf_nosyms`, which reports nothing.
-        symbols_usable: bool,
-    },
-    /// No DWARF was found, so libbacktrace initialises file/line data at lookup time from
-    /// the reader process; the image's own symbol tables are still searched first.
-    ElfWithoutDebugInfo { image: LoadedImage },
-}
 
 struct Image {
     filename: Arc<str>,

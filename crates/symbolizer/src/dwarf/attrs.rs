@@ -11,7 +11,7 @@
 use gimli::constants::*;
 use gimli::{AttributeSpecification, AttributeValue, DwForm, Format, Reader as _};
 
-use super::units::Unit;
+use super::unit::Unit;
 use super::{
     DwarfInfo, Entries, Reader, StrRef, DEBUG_ADDR, DEBUG_INFO, DEBUG_LINE_STR, DEBUG_STR,
     DEBUG_STR_OFFSETS,

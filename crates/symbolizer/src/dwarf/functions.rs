@@ -16,7 +16,7 @@ use gimli::UnitOffset;
 
 use super::attrs::AttrVal;
 use super::ranges::{push_merged, AddrRange, PcRange};
-use super::units::Unit;
+use super::unit::Unit;
 use super::{DwarfInfo, Entries, StrRef, MAX_DIE_DEPTH, MAX_REFERENCE_DEPTH};
 use crate::backtrace_sort::backtrace_qsort;
 

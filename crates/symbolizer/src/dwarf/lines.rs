@@ -20,7 +20,7 @@ use gimli::{
 };
 
 use super::attrs::AttrVal;
-use super::units::Unit;
+use super::unit::Unit;
 use super::{DwarfInfo, Reader, DEBUG_LINE};
 
 /// `struct line`: a row of the line table, relocated.

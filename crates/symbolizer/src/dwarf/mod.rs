@@ -29,6 +29,7 @@ mod functions;
 mod lines;
 mod lookup;
 mod ranges;
+mod unit;
 mod units;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ use gimli::{EndianSlice, RunTimeEndian};
 
 pub use self::lookup::{DwarfFrame, DwarfModule, Lookup};
 use self::ranges::AddrRange;
-use self::units::Unit;
+use self::unit::Unit;
 use crate::backtrace_sort::backtrace_qsort;
 use crate::bytes::{c_str, Bytes};
 

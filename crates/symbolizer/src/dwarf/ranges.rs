@@ -9,7 +9,7 @@ use gimli::constants::{DW_AT_high_pc, DW_AT_low_pc, DW_AT_ranges};
 use gimli::{DebugRanges, DebugRngLists, DwAt, RangeLists, RangeListsOffset, RawRngListEntry};
 
 use super::attrs::AttrVal;
-use super::units::Unit;
+use super::unit::Unit;
 use super::{DwarfInfo, DEBUG_RANGES, DEBUG_RNGLISTS};
 
 /// `struct unit_addrs` / `struct function_addrs`: `[low, high)` of unit or function

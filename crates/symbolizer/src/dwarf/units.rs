@@ -20,25 +20,9 @@ use gimli::{
 
 use super::attrs::AttrVal;
 use super::ranges::{push_merged, AddrRange, PcRange};
-use super::{DwarfInfo, Entries, Reader, StrRef, DEBUG_ABBREV, DEBUG_INFO, MAX_DIE_DEPTH};
+use super::unit::Unit;
+use super::{DwarfInfo, Entries, Reader, DEBUG_ABBREV, DEBUG_INFO, MAX_DIE_DEPTH};
 use crate::backtrace_sort::glibc_bsearch;
-
-/// The fields of `struct unit` set while building the address map.
-pub(super) struct Unit {
-    /// Where gimli reads the unit's header again.
-    header: DebugInfoOffset,
-    /// `[low_offset, high_offset)`: the unit in libbacktrace's numbering.
-    low_offset: u64,
-    high_offset: u64,
-    pub encoding: Encoding,
-    pub lineoff: u64,
-    pub str_offsets_base: u64,
-    pub addr_base: u64,
-    pub rnglists_base: u64,
-    pub filename: Option<StrRef>,
-    pub comp_dir: Option<StrRef>,
-    pub abbrevs: Arc<Abbreviations>,
-}
 
 impl Unit {
     /// A unit as its header describes it, before its DIE's attributes are read: no line
