@@ -33,6 +33,7 @@ pub mod format;
 pub mod interner;
 pub mod interrupt;
 pub mod leftovers;
+pub mod memory;
 pub mod output_names;
 pub mod progress;
 pub mod report;

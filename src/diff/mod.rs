@@ -229,6 +229,8 @@ pub fn diff(
     let mut joined = Joined::new(options.by);
     let base_side = joined.add(&base_file, base, options, Which::Base, progress)?;
     drop(base_file);
+    // The first analysis's tables are freed: out of the resident set before the second.
+    crate::memory::return_freed_memory();
     let new_side = joined.add(&new_file, new, options, Which::New, progress)?;
     Ok(joined.finish(options, base_side, new_side))
 }
