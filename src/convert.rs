@@ -13,9 +13,9 @@ pub use crate::capture::{check_capture, end_warning};
 use crate::capture::{CaptureFile, EventBatch, FileFormat};
 use crate::error::{CaptureError, Error};
 use crate::format::{Format, WriterOptions};
-pub use crate::output_names::{default_output_path, file_stem, output_in_dir};
+use crate::output_names::{default_output_path, output_in_dir};
 use crate::progress::Progress;
-use crate::report::output::{is_same_file, write_file};
+use crate::report::output::{check_target, write_file};
 use crate::report::parquet::{Codec, DEFAULT_ROW_GROUP_SIZE};
 use crate::report::{FoldedValue, ParquetOptions, ResolvedStacks};
 use crate::stats::compute::StatsPass;
@@ -146,12 +146,7 @@ impl Conversion {
         check_capture_formats(&self.formats(), self.mode)?;
         for (i, target) in self.targets.iter().enumerate() {
             let output = &target.output;
-            if !self.force && output.exists() {
-                return Err(Error::OutputExists(output.clone()));
-            }
-            if is_same_file(output, &self.capture) {
-                return Err(Error::OutputIsCapture(output.clone()));
-            }
+            check_target(output, &[&self.capture], self.force)?;
             if target.format.is_folder() {
                 if output.exists() {
                     crate::events::pending_dir::check_replaceable(

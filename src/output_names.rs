@@ -14,15 +14,12 @@ pub fn default_output_path(capture: &Path, format: Format) -> PathBuf {
     if format == Format::Stats {
         return default_json_path(capture);
     }
-    let name = file_name(capture);
-    let mut output = format!("{}{}", file_stem(&name), format.suffix());
-    if let Some(rest) = output.strip_prefix("memray-") {
-        output = rest.to_string();
-    }
-    capture
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(format!("memray-{}-{output}", format.name()))
+    capture.parent().unwrap_or(Path::new("")).join(format!(
+        "memray-{}-{}{}",
+        format.name(),
+        capture_name(capture),
+        format.suffix()
+    ))
 }
 
 /// memray's default name of the statistics document of `capture` (`memray stats --json`):

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::flamegraph::{human_bytes, thousands};
 use crate::output_names::diff_output_path;
 use crate::progress::Bar;
-use crate::report::output::{is_same_file, write_file};
+use crate::report::output::{check_target, write_file};
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -97,15 +97,7 @@ fn run_checked(command: &DiffCommand) -> Result<i32, Error> {
 fn check(command: &DiffCommand, output: &Path) -> Result<(), Error> {
     crate::capture::check_capture(&command.base)?;
     crate::capture::check_capture(&command.new)?;
-    if !command.force && output.exists() {
-        return Err(Error::OutputExists(output.to_path_buf()));
-    }
-    if [&command.base, &command.new]
-        .into_iter()
-        .any(|capture| is_same_file(output, capture))
-    {
-        return Err(Error::OutputIsCapture(output.to_path_buf()));
-    }
+    check_target(output, &[&command.base, &command.new], command.force)?;
     if output.is_dir() {
         return Err(Error::OutputIsDirectory(output.to_path_buf()));
     }

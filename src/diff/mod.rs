@@ -295,30 +295,27 @@ impl Joined {
     }
 
     fn finish(self, options: &DiffOptions, base: Side, new: Side) -> Diff {
-        let mut rows: Vec<DiffRow> = self.rows.into_values().collect();
-        // Ties in the order of their frames' names, which no hash or capture order decides.
-        let frames = |row: &DiffRow| {
-            let ids: &[u32] = self.stacks.get_index(row.stack).map_or(&[], |s| s);
-            ids.iter()
-                .filter_map(|&id| self.frames.get_index(id as usize))
-                .map(|l| (&l.function, &l.file, l.line))
-        };
-        rows.sort_unstable_by(|a, b| {
-            b.delta_size()
-                .cmp(&a.delta_size())
-                .then_with(|| frames(a).cmp(frames(b)))
-                .then_with(|| a.allocator.cmp(&b.allocator))
-                .then_with(|| a.tid.cmp(&b.tid))
-        });
-        Diff {
+        let mut diff = Diff {
             mode: options.mode,
             by: self.by,
             base,
             new,
             frames: self.frames,
             stacks: self.stacks,
-            rows,
-        }
+            rows: Vec::new(),
+        };
+        let mut rows: Vec<DiffRow> = self.rows.into_values().collect();
+        // Ties in the order of their frames' names, which no hash or capture order decides.
+        let names = |row: &DiffRow| diff.frames(row).map(|l| (&l.function, &l.file, l.line));
+        rows.sort_unstable_by(|a, b| {
+            b.delta_size()
+                .cmp(&a.delta_size())
+                .then_with(|| names(a).cmp(names(b)))
+                .then_with(|| a.allocator.cmp(&b.allocator))
+                .then_with(|| a.tid.cmp(&b.tid))
+        });
+        diff.rows = rows;
+        diff
     }
 }
 

@@ -22,6 +22,7 @@ use parquet::file::properties::WriterProperties;
 use crate::diff::{Diff, DiffKey};
 use crate::flamegraph::{self, human_bytes, narrow_frames, thousands, MIN_WIDTH_PERCENT};
 use crate::interner::FxIndexMap;
+use crate::output_names::file_name;
 use crate::report::csv::write_field;
 use crate::report::parquet::{to_io, Codec};
 use crate::report::FoldedValue;
@@ -296,14 +297,6 @@ pub fn signed_percent(percent: Option<f64>) -> String {
         Some(p) => format!("{p:+.2}%"),
         None => "new".to_string(),
     }
-}
-
-/// The capture's file name.
-fn file_name(path: &std::path::Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 fn write_flamegraph(diff: &Diff, value: FoldedValue, out: &mut impl Write) -> io::Result<()> {

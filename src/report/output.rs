@@ -1,5 +1,6 @@
-//! Writing a report file safely: into a temporary file beside the target, renamed over it
-//! only when complete, so a failed run never leaves a partial or empty report. Its name
+//! Writing a report file safely: checked before anything is read ([`check_target`]), then
+//! into a temporary file beside the target, renamed over it only when complete, so a failed
+//! run never leaves a partial or empty report. Its name
 //! is [`crate::leftovers`]'s, which also removes those that killed runs leave behind.
 //!
 //! A target that exists and is not a regular file (a device such as `/dev/stdout` or
@@ -8,6 +9,8 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::error::Error;
 
 /// A report being written; dropped without [`PendingOutput::commit`], it removes itself.
 pub struct PendingOutput {
@@ -111,8 +114,20 @@ pub fn pause_before_commit() {
     }
 }
 
+/// The checks of an output made before anything is read: it does not exist (unless
+/// `force`) and is none of `inputs`, the captures it is made from.
+pub fn check_target(output: &Path, inputs: &[&Path], force: bool) -> Result<(), Error> {
+    if !force && output.exists() {
+        return Err(Error::OutputExists(output.to_path_buf()));
+    }
+    if inputs.iter().any(|input| is_same_file(output, input)) {
+        return Err(Error::OutputIsCapture(output.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// Whether `a` and `b` name the same existing file (device and inode).
-pub fn is_same_file(a: &Path, b: &Path) -> bool {
+fn is_same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
