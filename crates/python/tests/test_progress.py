@@ -91,9 +91,15 @@ def test_progress_true_draws_a_tqdm_bar(tmp_path, capsys):
 def test_progress_true_without_tqdm_warns_and_converts(tmp_path, monkeypatch, capsys):
     # An import of tqdm.auto that fails, as where tqdm is not installed.
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.warns(UserWarning, match=r"tqdm, which is not installed \(pip install tqdm\)"):
+    with pytest.warns(UserWarning, match=r"tqdm, which is not installed \(pip install tqdm\)") as w:
         table = memform.report(EXAMPLE_CAPTURE, progress=True)
     assert table.equals(memform.report(EXAMPLE_CAPTURE))
+    # The warning points at the caller's line, not into memform, from every long call.
+    assert [caught.filename for caught in w] == [__file__]
+    for api in LONG_CALLS:
+        with pytest.warns(UserWarning, match="tqdm") as w:
+            calls_of(api, EXAMPLE_CAPTURE, tmp_path, progress=True)
+        assert {caught.filename for caught in w} == {__file__}, api
     assert capsys.readouterr().err == ""
 
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import warnings
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from . import _memform, _progress
 from ._memform import CaptureError, ReportStream, __version__
 from ._progress import ProgressArg, ProgressCallback
 from ._temporary import SharedTemporaryFolder
+from ._warn import warn_at_caller
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -86,7 +86,7 @@ class CaptureWarning(UserWarning):
 
 def _warn(message: Optional[str]) -> None:
     if message is not None:
-        warnings.warn(message, CaptureWarning, stacklevel=3)
+        warn_at_caller(message, CaptureWarning)
 
 
 def report_stream(
@@ -102,21 +102,15 @@ def report_stream(
     ``polars.from_arrow(s)`` and DuckDB take it as it is; :func:`report` is
     ``pyarrow.table(report_stream(...))``. The arguments are those of :func:`report`.
     """
-    stream, warning = _report_stream(capture, leaks, temporary_threshold, progress)
-    _warn(warning)
-    return stream
-
-
-def _report_stream(
-    capture: PathLike, leaks: bool, temporary_threshold: Optional[int], progress: ProgressArg
-) -> Tuple[ReportStream, Optional[str]]:
     with _progress.callback(progress) as callback:
-        return _memform.report_stream(
+        stream, warning = _memform.report_stream(
             os.fspath(capture),
             leaks=leaks,
             temporary_threshold=temporary_threshold,
             progress=callback,
         )
+    _warn(warning)
+    return stream
 
 
 def report(
@@ -150,8 +144,9 @@ def report(
     """
     import pyarrow
 
-    stream, warning = _report_stream(capture, leaks, temporary_threshold, progress)
-    _warn(warning)
+    stream = report_stream(
+        capture, leaks=leaks, temporary_threshold=temporary_threshold, progress=progress
+    )
     return pyarrow.table(stream)
 
 
@@ -255,12 +250,7 @@ def events(
     if output is None:
         temporary = SharedTemporaryFolder(prefix="memform-events-")
         output = pathlib.Path(temporary.name) / "events"
-    with _progress.callback(progress) as callback:
-        path, warning = _memform.transform(
-            os.fspath(capture), "events", os.fspath(output), force=force, progress=callback
-        )
-    _warn(warning)
-    folder = pathlib.Path(path)
+    folder = transform(capture, "events", output, force=force, progress=progress)
     result = EventsDataset(
         (name, pyarrow.dataset.dataset(folder / f"{name}.parquet", format="parquet"))
         for name in EVENTS_TABLES

@@ -10,8 +10,9 @@ and ``total`` count bytes of the capture file.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from typing import Any, Callable, Iterator, Optional, Union
+
+from ._warn import warn_at_caller
 
 #: What the compiled module calls: ``callback(phase, done, total)``.
 ProgressCallback = Callable[[str, int, int], object]
@@ -53,10 +54,10 @@ def callback(progress: ProgressArg) -> Iterator[Optional[ProgressCallback]]:
         try:
             from tqdm.auto import tqdm
         except ImportError:
-            warnings.warn(
+            warn_at_caller(
                 "progress=True draws its bar with tqdm, which is not installed "
                 "(pip install tqdm): no progress shown",
-                stacklevel=4,
+                UserWarning,
             )
             yield None
             return
