@@ -8,7 +8,8 @@ import contextlib
 import os
 import sys
 import warnings
-from typing import Type
+from types import FrameType
+from typing import Optional, Type
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTEXTLIB = contextlib.__file__
@@ -18,11 +19,11 @@ def warn_at_caller(message: str, category: Type[Warning]) -> None:
     """``warnings.warn(message, category)`` with the warning's file and line those of the
     first caller outside memform."""
     level = 1
-    frame = sys._getframe(0)
+    frame: Optional[FrameType] = sys._getframe(0)
     while frame is not None and (
         os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE)
         or frame.f_code.co_filename == _CONTEXTLIB
     ):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
