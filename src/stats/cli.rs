@@ -9,7 +9,7 @@ use crate::capture::CaptureFile;
 use crate::error::Error;
 use crate::output_names::default_json_path;
 use crate::progress::Bar;
-use crate::report::output::write_file;
+use crate::report::output::{check_target, write_file};
 use crate::stats::stats;
 
 /// What the command line asked for.
@@ -64,8 +64,10 @@ fn one(options: &StatsOptions, capture: &Path, many: bool) -> Result<(), Error> 
             (None, None) => default_json_path(capture),
         });
     if let Some(target) = &target {
-        if !options.force && target.exists() {
-            return Err(Error::OutputExists(target.clone()));
+        // As transform checks its outputs: never over the capture, nor onto a folder.
+        check_target(target, &[capture], options.force)?;
+        if target.is_dir() {
+            return Err(Error::OutputIsDirectory(target.clone()));
         }
     }
     let file = CaptureFile::open(capture)?;

@@ -125,6 +125,45 @@ fn json_goes_to_memrays_default_name_and_is_never_overwritten_without_force() {
     assert_eq!(std::fs::read(&written).unwrap(), first);
     assert!(o.stdout.is_empty(), "-q drops the Wrote line");
     assert_eq!(files(dir.path()).len(), 2, "no temporary file left");
+    // Not over the capture itself, even with -f, nor onto a folder: as transform refuses.
+    let before = std::fs::read(&capture).unwrap();
+    let o = stats(&[
+        "--json",
+        "-f",
+        "-o",
+        capture.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: Refusing to write the report over the capture itself: {}\n",
+            capture.display()
+        )
+    );
+    assert_eq!(std::fs::read(&capture).unwrap(), before);
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let o = stats(&[
+        "--json",
+        "-f",
+        "-o",
+        folder.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "memform: error: Cannot write the report to {}: it is a directory\n",
+            folder.display()
+        )
+    );
+    assert!(
+        folder.read_dir().unwrap().next().is_none(),
+        "nothing written into it"
+    );
 }
 
 #[test]
